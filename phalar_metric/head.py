@@ -1,0 +1,90 @@
+"""Projection heads (complex and the real ablations) and the pairwise score."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .complex_nn import ComplexLinear, ComplexRMSNorm, ModReLU, unit_rms
+from .config import PhaLarConfig
+
+
+class ComplexHead(nn.Module):
+    """complex linear -> complex RMSNorm -> modReLU -> complex linear, unit-RMS output.
+
+    `[B, D, C]` complex -> `[B, out_dim]` complex; exactly phase equivariant.
+    """
+
+    def __init__(self, config: PhaLarConfig) -> None:
+        super().__init__()
+        d_in = config.embed_dim * config.n_pool_bins
+        self.layers = nn.Sequential(
+            ComplexLinear(d_in, config.hidden_dim),
+            ComplexRMSNorm(config.hidden_dim),
+            ModReLU(config.hidden_dim),
+            ComplexLinear(config.hidden_dim, config.out_dim),
+        )
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return unit_rms(self.layers(s.flatten(1)))
+
+
+class RealHead(nn.Module):
+    """Real MLP for the ablations: `|S|` (magnitude-only) or GAP features -> `[B, out_dim]` real."""
+
+    def __init__(self, config: PhaLarConfig) -> None:
+        super().__init__()
+        d_in = config.embed_dim * (config.n_pool_bins if config.head == "magnitude" else 1)
+        self.magnitude = config.head == "magnitude"
+        self.layers = nn.Sequential(
+            nn.LayerNorm(d_in),
+            nn.Linear(d_in, config.hidden_dim, bias=False),
+            nn.LayerNorm(config.hidden_dim),
+            nn.ReLU(),
+            nn.Linear(config.hidden_dim, config.out_dim, bias=False),
+        )
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        feats = s.abs().flatten(1) if self.magnitude else s
+        return unit_rms(self.layers(feats))
+
+
+class Similarity(nn.Module):
+    """Pairwise score `Re(x^H W y)` between unit-RMS embeddings.
+
+    `hermitian`: W unconstrained (indefinite), symmetric use via `W_h = (W + W^H) / 2`;
+    `psd`: `W = A^H A` (ablation); `cosine`: a learned scale times the complex cosine
+    (ablation). Real embeddings (the real-head ablations) use a real W the same way.
+    """
+
+    def __init__(self, config: PhaLarConfig) -> None:
+        super().__init__()
+        n = config.out_dim
+        self.kind = config.similarity
+        self.complex = config.head == "complex"
+        shape = (n, n, 2) if self.complex else (n, n)
+        if self.kind == "cosine":
+            self.log_scale = nn.Parameter(torch.tensor(float(config.init_scale)).log())
+            return
+        eye = torch.eye(n)
+        if self.complex:
+            eye = torch.stack([eye, torch.zeros(n, n)], dim=-1)
+        if self.kind == "psd":  # A = sqrt(s / n) I  ->  W = (s / n) I
+            self.weight = nn.Parameter(eye * (config.init_scale / n) ** 0.5 + torch.randn(shape) * 0.01 / n**0.5)
+        else:
+            self.weight = nn.Parameter(eye * config.init_scale / n + torch.randn(shape) * 0.01 / n)
+
+    def matrix(self, symmetric: bool = True) -> torch.Tensor:
+        """The score matrix W `[n, n]` (complex for the complex head); Hermitian if `symmetric`."""
+        w = torch.view_as_complex(self.weight) if self.complex else self.weight
+        if self.kind == "psd":
+            return w.conj().transpose(0, 1) @ w
+        return (w + w.conj().transpose(0, 1)) / 2 if symmetric else w
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
+        """Score matrix `[Bx, By]` between embeddings `x` `[Bx, n]` and `y` `[By, n]`."""
+        if self.kind == "cosine":
+            n = x.shape[-1]  # unit-RMS rows have squared norm n
+            return (x.conj() @ y.transpose(0, 1)).real * (self.log_scale.exp() / n)
+        out = x.conj() @ self.matrix(symmetric) @ y.transpose(0, 1)
+        return out.real if out.is_complex() else out
