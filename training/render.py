@@ -1,0 +1,124 @@
+"""Render the training/validation cache: symbolic songs -> per-stem 16 kHz audio on disk.
+
+    python -m training.render --out data/rendered --seed 0
+
+Layout: `OUT/<split>/<source>/<id>/stems.npy` (int16 `[n_stems, samples]`) and `meta.json`
+(stem names, programs, soundfonts, beats, tempo). A song's folder appears atomically, so an
+interrupted render resumes where it stopped and a trainer can read the cache while it grows.
+Deterministic from `--seed`. Splits: `train` (training soundfonts), `val` (unseen songs and
+works, training soundfonts) and `val_timbre` (the same unseen songs, TimGM6mb only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .sources import chorales, procedural
+from .symbolic import SymbolicSong
+from .synth import TRAIN_SOUNDFONTS, VALIDATION_SOUNDFONT, StemSynth
+
+SAMPLE_RATE = 16000
+MAX_SECONDS = 120.0
+
+
+def draw_soundfonts(rng: random.Random, n_stems: int, split: str) -> list[str]:
+    """Per song or per stem (half the songs each), weighted by TRAIN_SOUNDFONTS."""
+    if split == "val_timbre":
+        return [VALIDATION_SOUNDFONT] * n_stems
+    names, weights = list(TRAIN_SOUNDFONTS), list(TRAIN_SOUNDFONTS.values())
+    if rng.random() < 0.5:
+        return rng.choices(names, weights, k=1) * n_stems
+    return rng.choices(names, weights, k=n_stems)
+
+
+def write_song(song: SymbolicSong, folder: Path, synth: StemSynth, soundfonts: list[str]) -> None:
+    """Render every stem and write the song folder atomically."""
+    n = int(min(song.duration + 1.0, MAX_SECONDS) * SAMPLE_RATE)
+    audio = np.stack([synth.render(stem, sf, n) for stem, sf in zip(song.stems, soundfonts)])
+    peak = max(float(np.abs(audio).max()), 1e-6)
+    audio = audio * min(1.0, 0.99 / peak)  # int16 without clipping; stem balance kept
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "stems.npy", np.round(audio * 32767).astype(np.int16))
+    meta = {
+        "name": song.name,
+        "sample_rate": SAMPLE_RATE,
+        "stems": [{"name": s.name, "program": s.program, "is_drum": s.is_drum, "soundfont": sf}
+                  for s, sf in zip(song.stems, soundfonts)],
+        "tempo": song.tempo,
+        "beats": [b for b in song.beats if b < n / SAMPLE_RATE],
+        "downbeats": [b for b in song.downbeats if b < n / SAMPLE_RATE],
+        "meta": song.meta,
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    os.replace(tmp, folder)
+
+
+def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
+    """(split, source, id, seed) for every song to render, validation first, then train
+    with the sources interleaved so a partial cache already mixes them."""
+    out = []
+    works = chorales.corpus_works(args.corpus) if args.corpus else []
+    val_works = [w for w in works if chorales.is_validation(w)]
+    train_works = [w for w in works if not chorales.is_validation(w)]
+    for split in ("val", "val_timbre"):
+        out += [(split, "procedural", f"{i:05d}", 10_000_000 + i) for i in range(args.val_songs)]
+        out += [(split, "corpus", w, 0) for w in val_works]
+    train = [("train", "procedural", f"{i:05d}", i) for i in range(args.procedural)]
+    train_c = [("train", "corpus", w, 0) for w in train_works]
+    step = max(1, len(train) // max(1, len(train_c)))
+    for k, job in enumerate(train):
+        out.append(job)
+        if k % step == step - 1 and train_c:
+            out.append(train_c.pop(0))
+    return out + train_c
+
+
+def render_job(job: tuple[str, str, str, int], out: Path, seed: int, synth: StemSynth) -> None:
+    split, source, ident, song_seed = job
+    folder_id = chorales.work_name(ident).replace("/", "__") if source == "corpus" else ident
+    folder = out / split / source / folder_id
+    if folder.exists():
+        return
+    # val and val_timbre share songs (same seed) and differ only in soundfonts
+    rng = random.Random(f"{seed}/{source}/{ident}/{song_seed}")
+    if source == "procedural":
+        song = procedural.generate_song(seed * 100_000_000 + song_seed, f"{source}/{ident}")
+    else:
+        song = chorales.load_work(ident, rng, f"{source}/{chorales.work_name(ident)}")
+        if song is None:
+            folder.mkdir(parents=True)  # an empty marker: nothing to render, do not retry
+            return
+    write_song(song, folder, synth, draw_soundfonts(random.Random(f"{seed}/{split}/{ident}"), len(song.stems), split))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("data/rendered"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--procedural", type=int, default=1500, help="procedural training songs")
+    p.add_argument("--val-songs", type=int, default=100, help="procedural validation songs")
+    p.add_argument("--corpus", type=int, default=400, help="music21 works beyond the Bach chorales")
+    args = p.parse_args(argv)
+    synth = StemSynth(SAMPLE_RATE)
+    failures = 0
+    for job in tqdm(jobs(args), desc="render", unit="song"):
+        try:
+            render_job(job, args.out, args.seed, synth)
+        except Exception as exc:  # a bad corpus file must not stop a long render; it is reported
+            failures += 1
+            tqdm.write(f"failed {job[:3]}: {type(exc).__name__}: {exc}")
+    print(f"done; {failures} failed")
+
+
+if __name__ == "__main__":
+    main()
