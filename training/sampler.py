@@ -1,0 +1,135 @@
+"""Online positive pairs: two disjoint sub-mixes of one song over the same time window.
+
+The stems active in a window are split at random into a non-empty context (the mix) and a
+disjoint non-empty target (the stem). Other pairs of the batch are the negatives; a share
+of each batch comes in groups of windows from the same song with the same split (same
+tempo, key and instruments, different time): hard negatives that only alignment separates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .sources.base import SAMPLE_RATE, Song
+
+ACTIVE_DB = -50.0  # a stem is active in a window if its RMS is above this (dBFS) ...
+RELATIVE_DB = -35.0  # ... and within this of the loudest stem of the window
+
+
+@dataclass
+class Augment:
+    """Per-stem gain in dB (uniform in ±gain_db), and white noise at an SNR drawn in
+    `snr_db` with probability `noise_p`, independently for context and target."""
+
+    gain_db: float = 6.0
+    noise_p: float = 0.3
+    snr_db: tuple[float, float] = (20.0, 50.0)
+
+
+def active_stems(stems: np.ndarray) -> np.ndarray:
+    """Indices of the active stems of a window `[n_stems, samples]`."""
+    db = 10 * np.log10(np.mean(stems.astype(np.float64) ** 2, axis=1) + 1e-12)
+    return np.flatnonzero((db > ACTIVE_DB) & (db > db.max() + RELATIVE_DB))
+
+
+def split_stems(rng: np.random.Generator, active: np.ndarray) -> np.ndarray:
+    """A random non-empty target subset of `active` (one stem 60% of the time), leaving
+    at least one active stem for the context. Returns the target indices."""
+    n = len(active)
+    k = 1 if rng.random() < 0.6 else int(rng.integers(1, n))
+    return np.sort(rng.choice(active, size=k, replace=False))
+
+
+def mix(rng: np.random.Generator, stems: np.ndarray, augment: Augment | None) -> np.ndarray:
+    """Sum `[n, samples]` stems with random gains and optional noise -> `[samples]`."""
+    if augment is None:
+        return stems.sum(axis=0)
+    gains = 10 ** (rng.uniform(-augment.gain_db, augment.gain_db, size=(len(stems), 1)) / 20)
+    out = (stems * gains).sum(axis=0)
+    if rng.random() < augment.noise_p:
+        power = np.mean(out**2) + 1e-12
+        snr = rng.uniform(*augment.snr_db)
+        out = out + rng.standard_normal(out.shape) * np.sqrt(power / 10 ** (snr / 10))
+    return out.astype(np.float32)
+
+
+@dataclass
+class Batch:
+    """`context`, `target`: `[B, window]` float32 at SAMPLE_RATE; `group`: `[B]` ids shared by
+    the pairs of one same-song group; `song`: `[B]` song names."""
+
+    context: np.ndarray
+    target: np.ndarray
+    group: np.ndarray
+    song: np.ndarray
+
+
+class PairSampler:
+    """Draws batches of (context, target) windows from `songs`.
+
+    Args:
+        songs: the sources' songs (any mix of loaders).
+        window: samples per window at SAMPLE_RATE.
+        hard_fraction: share of each batch made of same-song groups.
+        group_size: windows per same-song group.
+        augment: augmentation, or None for clean sums (validation).
+    """
+
+    def __init__(self, songs: list[Song], window: int, hard_fraction: float = 0.25,
+                 group_size: int = 4, augment: Augment | None = Augment()) -> None:
+        self.songs = [s for s in songs if s.num_samples >= window and len(s.stem_names) >= 2]
+        if not self.songs:
+            raise ValueError("No song is long enough and has at least two stems")
+        self.window, self.hard_fraction, self.group_size, self.augment = window, hard_fraction, group_size, augment
+
+    def _window(self, rng: np.random.Generator, song: Song, near: int | None = None) -> tuple[int, np.ndarray]:
+        last = song.num_samples - self.window
+        if near is None:
+            start = int(rng.integers(0, last + 1))
+        else:  # another time of the same song: 0.3-2.5 s away half the time, anywhere otherwise
+            shift = int(rng.uniform(0.3, 2.5) * SAMPLE_RATE) * (1 if rng.random() < 0.5 else -1)
+            start = int(np.clip(near + shift, 0, last)) if rng.random() < 0.5 else int(rng.integers(0, last + 1))
+        return start, song.read(start, self.window)
+
+    def pair(self, rng: np.random.Generator, song: Song, stems: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Context and target waveforms `[window]` for a split of `stems`."""
+        is_target = np.zeros(len(stems), bool)
+        is_target[target] = True
+        return mix(rng, stems[~is_target], self.augment), mix(rng, stems[is_target], self.augment)
+
+    def _group(self, rng: np.random.Generator, size: int) -> tuple[Song, list[tuple[np.ndarray, np.ndarray]]]:
+        """`size` pairs from one song with one stem split (size 1: an ordinary pair)."""
+        for _ in range(100):
+            song = self.songs[int(rng.integers(len(self.songs)))]
+            start, stems = self._window(rng, song)
+            active = active_stems(stems)
+            if len(active) < 2:
+                continue
+            target = split_stems(rng, active)
+            out = [self.pair(rng, song, stems, target)]
+            for _ in range(20 * size):
+                if len(out) == size:
+                    return song, out
+                s2, stems2 = self._window(rng, song, near=start)
+                act2 = active_stems(stems2)
+                # the same split must leave an active context and target at the other time
+                if s2 != start and np.isin(target, act2).any() and np.setdiff1d(act2, target).size:
+                    out.append(self.pair(rng, song, stems2, target))
+            if len(out) == size:
+                return song, out
+        raise RuntimeError("Could not draw a valid pair in 100 tries: are the songs silent?")
+
+    def batch(self, rng: np.random.Generator, size: int) -> Batch:
+        """`size` pairs, the same-song groups first."""
+        n_groups = int(round(size * self.hard_fraction / self.group_size))
+        pairs, groups, names = [], [], []
+        while len(pairs) < size:
+            group_size = self.group_size if len(groups) < n_groups * self.group_size else 1
+            song, group = self._group(rng, min(group_size, size - len(pairs)))
+            groups += [len(groups)] * len(group)
+            names += [song.name] * len(group)
+            pairs += group
+        ctx, tgt = map(np.stack, zip(*pairs))
+        return Batch(ctx.astype(np.float32), tgt.astype(np.float32), np.array(groups), np.array(names))

@@ -1,0 +1,185 @@
+"""Contrastive training of PhaLar, top to bottom.
+
+    python -m training.train                                    # defaults below
+    python -m training.train --config training/configs/gap.json --max_steps=200
+    torchrun --nproc_per_node 2 -m training.train ...           # DDP (gloo on CPU, nccl on GPU)
+
+A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
+scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
+`best/` (the best weights so far, in `phalar_metric.hub` format), `log.csv` and `config.json`.
+Without a checkpoint, `init_from` picks the start: "scratch", "package" (the weights shipped
+in phalar_metric/weights) or a folder written by `phalar_metric.hub.save_pretrained`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from phalar_metric.config import PhaLarConfig
+from phalar_metric.hub import default_weights_dir, load_pretrained, save_pretrained
+from phalar_metric.model import PhaLar, count_parameters
+
+from .config_args import parse_overrides
+from .loss import info_nce
+from .sampler import PairSampler
+from .sources import load_songs
+from .validation import ValidationSet
+
+
+# ---------------------------------------------------------------- defaults
+@dataclass
+class TrainConfig:
+    data: str = "../data/rendered"  # the cache of `python -m training.render`
+    sources: list = field(default_factory=lambda: ["rendered"])  # + "moisesdb:PATH", "slakh:PATH", ...
+    out_dir: str = "../runs/default"
+    init_from: str = "scratch"  # used only when out_dir has no checkpoint
+    max_steps: int = 1500
+    batch_size: int = 32  # pairs per process per step
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.05
+    hard_fraction: float = 0.25  # share of each batch in same-song groups
+    group_size: int = 4
+    eval_every: int = 250
+    eval_pairs: int = 512  # per validation split
+    eval_groups: int = 32  # same-song groups of 8 per validation split
+    select_on: str = "val/acc@64"  # the validation number that picks `best/`
+    rescan_every: int = 200  # re-read the song list (a render may still be growing the cache)
+    log_every: int = 10
+    seed: int = 0
+    threads: int = 2
+    model: dict = field(default_factory=dict)  # PhaLarConfig overrides (ablations)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup, then cosine decay to `min_lr_ratio * lr` at `max_steps`."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_overrides(TrainConfig, sys.argv[1:] if argv is None else argv)
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if ddp:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    master = rank == 0
+    torch.set_num_threads(max(1, cfg.threads // world))
+    out = Path(cfg.out_dir)
+    ckpt_path = out / "ckpt.pt"
+
+    # ---- model, optimiser, resume
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.exists() else None
+    if ckpt is not None:
+        model = PhaLar(PhaLarConfig.from_dict(ckpt["model_config"]))
+        model.load_state_dict(ckpt["model"])
+    elif cfg.init_from == "scratch":
+        model = PhaLar(PhaLarConfig(**cfg.model))
+    else:
+        model = load_pretrained(default_weights_dir() if cfg.init_from == "package" else cfg.init_from)
+    model.to(device).train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    step, best, history = 0, -1.0, []
+    if ckpt is not None:
+        opt.load_state_dict(ckpt["optimizer"])
+        step, best, history = ckpt["step"], ckpt["best"], ckpt["history"]
+    raw_model = model
+    if ddp:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    if master:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(
+            {"train": dataclasses.asdict(cfg), "model": raw_model.config.to_dict()}, indent=2))
+        print(f"{count_parameters(raw_model):,} parameters; start at step {step}; {world} process(es)")
+
+    window = raw_model.config.window_samples
+    validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups) if master else None
+    sampler, t_last, clips = None, time.time(), 0
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=not master, desc="train")
+    while step < cfg.max_steps:
+        if sampler is None or step % cfg.rescan_every == 0:
+            sampler = PairSampler(load_songs(cfg.sources, cfg.data, "train"), window,
+                                  cfg.hard_fraction, cfg.group_size)
+        # ---- one step: data and dropout randomness depend only on (seed, rank, step)
+        rng = np.random.default_rng([cfg.seed, rank, step])
+        torch.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)
+        batch = sampler.batch(rng, cfg.batch_size)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        scores = model(torch.from_numpy(batch.context).to(device), torch.from_numpy(batch.target).to(device))
+        loss = info_nce(scores, cfg.label_smoothing)  # scores [B, B]: context i vs target j
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        clips += 2 * cfg.batch_size * world
+        bar.update(1)
+
+        if master and (step % cfg.log_every == 0 or step == cfg.max_steps):
+            now = time.time()
+            row = {"step": step, "loss": round(loss.item(), 4), "lr": lr_at(step - 1, cfg),
+                   "grad_norm": round(float(grad_norm), 3), "clips_per_s": round(clips / (now - t_last), 2)}
+            clips, t_last = 0, now
+            bar.set_postfix(loss=row["loss"], cps=row["clips_per_s"])
+            _append_csv(out / "log.csv", row)
+        if master and (step % cfg.eval_every == 0 or step == cfg.max_steps):
+            metrics = validation.evaluate(raw_model)
+            raw_model.train()
+            history.append({"step": step, "time": time.time(), **metrics})
+            tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items()))
+            _append_csv(out / "val.csv", {"step": step, **metrics})
+            if metrics[cfg.select_on] > best:
+                best = metrics[cfg.select_on]
+                save_pretrained(raw_model, out / "best", model_card=json.dumps(history[-1]))
+        if master and (step % cfg.eval_every == 0 or step == cfg.max_steps):
+            _save_checkpoint(ckpt_path, raw_model, opt, step, best, history, cfg)
+        if ddp:
+            dist.barrier()
+    if ddp:
+        dist.destroy_process_group()
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _save_checkpoint(path: Path, model: PhaLar, opt: torch.optim.Optimizer, step: int, best: float,
+                     history: list, cfg: TrainConfig) -> None:
+    """Write `ckpt.pt` atomically (a kill mid-write leaves the previous one intact)."""
+    state = {"model": model.state_dict(), "model_config": model.config.to_dict(), "optimizer": opt.state_dict(),
+             "step": step, "best": best, "history": history, "train_config": dataclasses.asdict(cfg)}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()

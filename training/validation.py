@@ -1,0 +1,62 @@
+"""Fixed validation sets (unseen songs, unseen timbres) and acc@K / hard@8 on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from evaluation.retrieval import accuracy_at_k, hard_accuracy
+from phalar_metric.model import PhaLar
+
+from .sampler import Batch, PairSampler
+from .sources import Song, load_songs
+
+SPLITS = ("val", "val_timbre")  # unseen songs and works; the same songs with TimGM6mb only
+KS = (2, 8, 16, 64)
+HARD_GROUP = 8  # hard@8: the true target among 8 windows of the same song
+
+
+def eval_pairs(songs: list[Song], window: int, n_pairs: int, n_groups: int, seed: int = 1234) -> tuple[Batch, Batch]:
+    """Deterministic clean (unaugmented) pairs: `n_pairs` from random songs, and `n_groups`
+    same-song groups of HARD_GROUP windows with one stem split each."""
+    rng = np.random.default_rng(seed)
+    pairs = PairSampler(songs, window, hard_fraction=0.0, augment=None).batch(rng, n_pairs)
+    groups = PairSampler(songs, window, hard_fraction=1.0, group_size=HARD_GROUP, augment=None)
+    return pairs, groups.batch(rng, n_groups * HARD_GROUP)
+
+
+@torch.inference_mode()
+def embed_all(model: PhaLar, wav: np.ndarray, batch_size: int = 64) -> torch.Tensor:
+    """Embeddings `[N, n]` of waveforms `[N, samples]`, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    return torch.cat([model.embed(torch.from_numpy(wav[i : i + batch_size]).to(device))
+                      for i in range(0, len(wav), batch_size)])
+
+
+@torch.inference_mode()
+def score_pairs(model: PhaLar, batch: Batch) -> np.ndarray:
+    """`[B, B]` scores, context i vs target j."""
+    return model.score(embed_all(model, batch.context), embed_all(model, batch.target)).cpu().numpy()
+
+
+@dataclass
+class ValidationSet:
+    """Per split: (random pairs, same-song groups)."""
+
+    sets: dict[str, tuple[Batch, Batch]]
+
+    @classmethod
+    def build(cls, root: str, window: int, n_pairs: int, n_groups: int) -> "ValidationSet":
+        return cls({s: eval_pairs(load_songs(["rendered"], root, s), window, n_pairs, n_groups) for s in SPLITS})
+
+    def evaluate(self, model: PhaLar) -> dict[str, float]:
+        """{"val/acc@K": ..., "val/hard@8": ..., "val_timbre/...": ...}."""
+        out = {}
+        for split, (pairs, groups) in self.sets.items():
+            for k, acc in accuracy_at_k(score_pairs(model, pairs), pairs.song, KS).items():
+                out[f"{split}/acc@{k}"] = acc
+            out[f"{split}/hard@{HARD_GROUP}"] = hard_accuracy(score_pairs(model, groups), groups.group)
+        return out
