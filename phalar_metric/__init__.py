@@ -1,0 +1,50 @@
+"""phalar-metric: PhaLar, a phase-aware reference metric of musical coherence (mix vs stem).
+
+    from phalar_metric import PhaLarScore
+    metric = PhaLarScore()                      # shipped weights, CPU, eval mode
+    metric.score("mix.wav", "bass.wav")         # float, higher = more coherent
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .audio import AudioError, load_audio
+from .config import PhaLarConfig
+from .functional import (
+    BestOffset,
+    phalar_best_offset,
+    phalar_embed,
+    phalar_paired_scores,
+    phalar_score,
+    phalar_score_curve,
+    phalar_score_matrix,
+)
+from .hub import ChecksumError, WeightsNotFoundError, load_default, load_pretrained, push_to_hub, save_pretrained
+from .metric import PhaLarScore
+from .model import PhaLar
+
+try:
+    __version__ = version("phalar-metric")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AudioError",
+    "BestOffset",
+    "ChecksumError",
+    "PhaLar",
+    "PhaLarConfig",
+    "PhaLarScore",
+    "WeightsNotFoundError",
+    "load_audio",
+    "load_default",
+    "load_pretrained",
+    "phalar_best_offset",
+    "phalar_embed",
+    "phalar_paired_scores",
+    "phalar_score",
+    "phalar_score_curve",
+    "phalar_score_matrix",
+    "push_to_hub",
+    "save_pretrained",
+    "__version__",
+]

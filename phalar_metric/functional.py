@@ -1,0 +1,369 @@
+"""The metric as pure functions: embed each clip once, then score windows by matrix products.
+
+Every function takes a `PhaLar` model and audio arguments (paths, or arrays with
+`sample_rate`; see `audio.py` for validation, resampling and the windowing policy), runs the
+model in eval mode under `torch.inference_mode()` in batches of `batch_size` windows, and
+returns numpy values. A pair's score is the mean over time-aligned windows of the symmetric
+score `Re(x^H W_h y)`, `W_h = (W + W^H) / 2`: higher = more coherent, negative = anti-phase.
+Scores are deterministic, symmetric in mix and stem, and do not depend on what else is in
+the batch, up to float32 rounding (oneDNN/cuDNN choose conv algorithms by batch size: about
+1e-5 relative for the default model). Windows are cut lazily, clip by clip, so memory grows
+with `batch_size`, not with the number or length of the clips.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from numbers import Real
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+import torch
+
+from .audio import AudioError, AudioInput, crop_to_shortest, iter_windows, load_audio, window_starts
+from .model import PhaLar
+
+
+class BestOffset(NamedTuple):
+    """Result of `phalar_best_offset`.
+
+    `seconds`: the offset with the highest score; > 0 means the stem lags the mix (it is
+    delayed), so advancing the stem by `seconds` aligns it.
+    `scores`: `[n_shifts, 2]` rows of (offset in seconds, score).
+    """
+
+    seconds: float
+    scores: np.ndarray
+
+
+def embed_windows(model: PhaLar, windows: Iterable[np.ndarray], batch_size: int = 16) -> torch.Tensor:
+    """Embed model windows (at the model rate) in batches.
+
+    Args:
+        model: the PhaLar model; run in eval mode, its train/eval mode is restored after.
+        windows: float32 `[K, config.window_samples]`, or any iterable of K windows
+            `[config.window_samples]` (consumed `batch_size` at a time).
+        batch_size: windows per model call.
+
+    Returns:
+        Embeddings `[K, out_dim]` on the model's device (complex64 for the default model).
+
+    Raises:
+        ValueError: `batch_size` is not a positive integer.
+    """
+    check_batch_size(batch_size)
+    device = next(model.parameters()).device
+    windows = iter(windows)
+    out = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            while batch := list(islice(windows, batch_size)):
+                out.append(model.embed(torch.as_tensor(np.stack(batch), device=device)))
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+def window_score_matrix(model: PhaLar, ex: torch.Tensor, ey: torch.Tensor) -> torch.Tensor:
+    """Mean over aligned windows of the symmetric score, for every pair of clips.
+
+    `scores[i, j] = mean_w Re(ex[i, w]^H W_h ey[j, w])`, computed as one matrix product.
+
+    Args:
+        model: the PhaLar model whose similarity is used.
+        ex: embeddings `[N, W, n]` (W windows per clip).
+        ey: embeddings `[M, W, n]`, the same W windows in time.
+
+    Returns:
+        Scores `[N, M]`.
+    """
+    n_windows = ex.shape[1]
+    assert ey.shape[1] == n_windows, "clips must have the same windows"
+    with torch.inference_mode():
+        if model.similarity.kind == "cosine":  # no matrix W: go through the model's score per window
+            return torch.stack([model.score(ex[:, w], ey[:, w]) for w in range(n_windows)]).mean(0)
+        w_h = model.similarity.matrix(symmetric=True)
+        wy = ey @ w_h.transpose(0, 1)  # [M, W, n]: W_h y for every window
+        out = ex.conj().reshape(len(ex), -1) @ wy.reshape(len(ey), -1).transpose(0, 1)
+        return out.real / n_windows
+
+
+def window_scores(model: PhaLar, ex: torch.Tensor, ey: torch.Tensor) -> torch.Tensor:
+    """Symmetric scores of paired windows: `scores[k] = Re(ex[k]^H W_h ey[k])`.
+
+    Args:
+        model: the PhaLar model whose similarity is used.
+        ex: embeddings `[K, n]`.
+        ey: embeddings `[K, n]`, paired row by row with `ex`.
+
+    Returns:
+        Scores `[K]`.
+    """
+    with torch.inference_mode():
+        if model.similarity.kind == "cosine":  # no matrix W: go through the model's score per pair
+            return torch.stack([model.score(x[None], y[None])[0, 0] for x, y in zip(ex, ey)])
+        return (ex.conj() * (ey @ model.similarity.matrix(symmetric=True).transpose(0, 1))).sum(-1).real
+
+
+def phalar_embed(
+    model: PhaLar,
+    clips: AudioInput | Sequence[AudioInput],
+    sample_rate: int | None = None,
+    batch_size: int = 16,
+) -> np.ndarray | list[np.ndarray]:
+    """Window embeddings of one clip, or of each clip of a list.
+
+    Args:
+        model: the PhaLar model.
+        clips: one clip, or a list of clips (paths, or arrays at `sample_rate`).
+        sample_rate: rate of array inputs in Hz.
+        batch_size: windows per model call.
+
+    Returns:
+        `[n_windows, out_dim]` (complex64 for the default model) for one clip, or a list of
+        such arrays for a list of clips.
+
+    Raises:
+        ValueError: an invalid clip (the message names it: `clips`, `clips[2]`, ...).
+    """
+    if isinstance(clips, (list, tuple)):
+        wavs = _load_list(clips, sample_rate, model, "clips")
+        return [e.cpu().numpy() for e in _embed_clips(model, wavs, batch_size)]
+    wav = load_audio(clips, sample_rate, model.config, "clips")
+    return _embed_clips(model, [wav], batch_size)[0].cpu().numpy()
+
+
+def phalar_score(
+    model: PhaLar, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None, batch_size: int = 16
+) -> float:
+    """The coherence score of a stem with a mix (symmetric: the roles can be swapped).
+
+    Args:
+        model: the PhaLar model.
+        mix: the context (path, or array at `sample_rate`).
+        stem: the candidate part (path, or array at `sample_rate`).
+        sample_rate: rate of array inputs in Hz.
+        batch_size: windows per model call.
+
+    Returns:
+        The mean over time-aligned windows of the symmetric score; higher = more coherent.
+
+    Raises:
+        ValueError: an invalid `mix` or `stem` (the message names it).
+    """
+    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
+    return float(_paired_scores(model, [mix_wav], [stem_wav], [("mix", "stem")], batch_size)[0])
+
+
+def phalar_paired_scores(
+    model: PhaLar,
+    mixes: Sequence[AudioInput],
+    stems: Sequence[AudioInput],
+    sample_rate: int | None = None,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """Scores of `mixes[i]` with `stems[i]` for each i (the diagonal of `phalar_score_matrix`).
+
+    Args:
+        model: the PhaLar model.
+        mixes: list of B clips.
+        stems: list of B clips.
+        sample_rate: rate of array inputs in Hz.
+        batch_size: windows per model call.
+
+    Returns:
+        Scores `[B]`, each equal to `phalar_score(model, mixes[i], stems[i])`.
+
+    Raises:
+        ValueError: the lists differ in length or hold an invalid clip (named: `stems[3]`).
+    """
+    mix_wavs = _load_list(mixes, sample_rate, model, "mixes")
+    stem_wavs = _load_list(stems, sample_rate, model, "stems")
+    if len(mix_wavs) != len(stem_wavs):
+        raise AudioError(
+            f"Arguments `mixes` and `stems` expected the same number of clips, got {len(mix_wavs)} and {len(stem_wavs)}"
+        )
+    names = [(f"mixes[{i}]", f"stems[{i}]") for i in range(len(mix_wavs))]
+    return _paired_scores(model, mix_wavs, stem_wavs, names, batch_size)
+
+
+def phalar_score_matrix(
+    model: PhaLar,
+    mixes: Sequence[AudioInput],
+    stems: Sequence[AudioInput],
+    sample_rate: int | None = None,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """Scores of every mix with every stem, embedding each clip once.
+
+    When clip lengths differ, all clips are cut to the shortest (with a warning) so that
+    the windows stay time-aligned; for equal lengths `matrix[i, j] == phalar_score(...)`.
+
+    Args:
+        model: the PhaLar model.
+        mixes: list of N clips.
+        stems: list of M clips.
+        sample_rate: rate of array inputs in Hz.
+        batch_size: windows per model call.
+
+    Returns:
+        Scores `[N, M]`, float32.
+
+    Raises:
+        ValueError: an invalid clip (named: `mixes[3]`).
+    """
+    mix_wavs = _load_list(mixes, sample_rate, model, "mixes")
+    stem_wavs = _load_list(stems, sample_rate, model, "stems")
+    names = [f"mixes[{i}]" for i in range(len(mix_wavs))] + [f"stems[{j}]" for j in range(len(stem_wavs))]
+    wavs = crop_to_shortest(mix_wavs + stem_wavs, names, model.config.sample_rate)
+    emb = torch.stack(_embed_clips(model, wavs, batch_size))  # [N + M, W, n]
+    n = len(mix_wavs)
+    return window_score_matrix(model, emb[:n], emb[n:]).cpu().numpy()
+
+
+def phalar_score_curve(
+    model: PhaLar,
+    mix: AudioInput,
+    stem: AudioInput,
+    sample_rate: int | None = None,
+    hop_seconds: float = 1.0,
+    batch_size: int = 16,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The score over time: one model window every `hop_seconds`.
+
+    Args:
+        model: the PhaLar model.
+        mix: the context clip.
+        stem: the candidate clip.
+        sample_rate: rate of array inputs in Hz.
+        hop_seconds: seconds between window starts (windows overlap when shorter than
+            `config.window_seconds`; a tail shorter than a hop is left out).
+        batch_size: windows per model call.
+
+    Returns:
+        `(times, scores)`, both `[n]`: the window centres in seconds from the clip start,
+        and the symmetric score of each window.
+
+    Raises:
+        ValueError: an invalid `mix`, `stem` or `hop_seconds`.
+    """
+    rate = model.config.sample_rate
+    hop = _positive_samples(hop_seconds, rate, "hop_seconds")
+    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
+    windows = (window for w in (mix_wav, stem_wav) for window in iter_windows(w, model.config, hop))
+    ex, ey = embed_windows(model, windows, batch_size).chunk(2)  # [n, dim] each
+    scores = window_scores(model, ex, ey).cpu().numpy()
+    starts = np.array(window_starts(len(mix_wav), model.config.window_samples, hop))
+    return (starts + model.config.window_samples / 2) / rate, scores
+
+
+def phalar_best_offset(
+    model: PhaLar,
+    mix: AudioInput,
+    stem: AudioInput,
+    sample_rate: int | None = None,
+    max_shift: float = 1.0,
+    step: float | None = None,
+    batch_size: int = 16,
+) -> BestOffset:
+    """The time offset of the stem against the mix that scores highest.
+
+    Each candidate offset `o` advances the stem by `o` seconds (zeros fill in; the clip
+    length is kept) and scores it against the mix; the shifted stems are embedded in batches.
+
+    Args:
+        model: the PhaLar model.
+        mix: the context clip.
+        stem: the candidate clip.
+        sample_rate: rate of array inputs in Hz.
+        max_shift: largest offset tried, in seconds, both ways.
+        step: offset grid in seconds (rounded to whole samples at the model rate); default
+            one front-end hop, `hop_length / config.sample_rate`.
+        batch_size: windows per model call.
+
+    Returns:
+        `BestOffset(seconds, scores)`: the best offset (> 0: the stem is delayed) and all
+        `[n_shifts, 2]` (offset seconds, score) rows.
+
+    Raises:
+        ValueError: an invalid `mix`, `stem`, `max_shift` or `step`.
+    """
+    config = model.config
+    step_samples = config.hop_length if step is None else _positive_samples(step, config.sample_rate, "step")
+    if not isinstance(max_shift, Real) or not 0 <= max_shift < float("inf"):
+        raise ValueError(f"Argument `max_shift` expected a finite number of seconds >= 0, got {max_shift!r}")
+    k = int(round(max_shift * config.sample_rate)) // step_samples
+    offsets = np.arange(-k, k + 1) * step_samples
+    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
+    ex = _embed_clips(model, [mix_wav], batch_size)[0][None]  # [1, W, n]
+    shifted = (window for o in offsets for window in iter_windows(_advance(stem_wav, int(o)), config))
+    ey = embed_windows(model, shifted, batch_size).reshape(len(offsets), ex.shape[1], -1)  # [n_shifts, W, n]
+    scores = window_score_matrix(model, ex, ey)[0].cpu().numpy()
+    table = np.stack([offsets / config.sample_rate, scores], axis=1)
+    return BestOffset(float(table[np.argmax(table[:, 1]), 0]), table)
+
+
+def check_batch_size(batch_size: object) -> int:
+    """Raise `ValueError` unless `batch_size` is a positive integer; return it."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Argument `batch_size` expected a positive integer, got {batch_size!r}")
+    return batch_size
+
+
+def _embed_clips(model: PhaLar, wavs: Sequence[np.ndarray], batch_size: int) -> list[torch.Tensor]:
+    """Embed clips `[samples]` in one stream of windows; `[n_windows_i, n]` per clip."""
+    counts = [len(window_starts(len(w), model.config.window_samples)) for w in wavs]
+    windows = (window for w in wavs for window in iter_windows(w, model.config))
+    return list(embed_windows(model, windows, batch_size).split(counts))
+
+
+def _paired_scores(
+    model: PhaLar,
+    mix_wavs: Sequence[np.ndarray],
+    stem_wavs: Sequence[np.ndarray],
+    names: Sequence[tuple[str, str]],
+    batch_size: int,
+) -> np.ndarray:
+    """Scores `[B]` of aligned pairs, each pair cut to its common length."""
+    rate = model.config.sample_rate
+    pairs = [crop_to_shortest(pair, name, rate) for pair, name in zip(zip(mix_wavs, stem_wavs), names)]
+    emb = _embed_clips(model, [w for pair in pairs for w in pair], batch_size)  # mix 0, stem 0, mix 1, ...
+    per_window = window_scores(model, torch.cat(emb[::2]), torch.cat(emb[1::2]))
+    return torch.stack([s.mean() for s in per_window.split([len(e) for e in emb[::2]])]).cpu().numpy()
+
+
+def _load_pair(
+    model: PhaLar, mix: AudioInput, stem: AudioInput, sample_rate: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load `mix` and `stem` and cut them to their common length."""
+    wavs = [load_audio(a, sample_rate, model.config, n) for a, n in ((mix, "mix"), (stem, "stem"))]
+    mix_wav, stem_wav = crop_to_shortest(wavs, ("mix", "stem"), model.config.sample_rate)
+    return mix_wav, stem_wav
+
+
+def _load_list(clips: Sequence[AudioInput], sample_rate: int | None, model: PhaLar, name: str) -> list[np.ndarray]:
+    """Load a non-empty list of clips, naming each `name[i]` in errors."""
+    if not isinstance(clips, (list, tuple)):
+        raise AudioError(f"Argument `{name}` expected a list of clips, got {type(clips).__name__}")
+    if not clips:
+        raise AudioError(f"Argument `{name}` is an empty list")
+    return [load_audio(c, sample_rate, model.config, f"{name}[{i}]") for i, c in enumerate(clips)]
+
+
+def _positive_samples(seconds: object, rate: int, name: str) -> int:
+    """A positive duration in seconds as a whole number (>= 1) of samples at `rate`."""
+    if not isinstance(seconds, Real) or not 0 < seconds < float("inf") or round(seconds * rate) < 1:
+        raise ValueError(f"Argument `{name}` expected a positive number of seconds (>= 1 sample), got {seconds!r}")
+    return int(round(seconds * rate))
+
+
+def _advance(wav: np.ndarray, k: int) -> np.ndarray:
+    """`out[t] = wav[t + k]`, zeros outside the clip; same length (k < 0 delays)."""
+    out = np.zeros_like(wav)
+    if k >= 0:
+        out[: max(len(wav) - k, 0)] = wav[k:]
+    else:
+        out[-k:] = wav[: max(len(wav) + k, 0)]
+    return out

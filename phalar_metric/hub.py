@@ -1,0 +1,222 @@
+"""Weights I/O: save / load a PhaLar checkpoint folder, locally or on the Hugging Face Hub.
+
+A checkpoint is a folder with
+- `model.safetensors`: the model's `state_dict()` (the CQT kernels are rebuilt at init and
+  are not stored),
+- `config.json`: exactly `PhaLarConfig.to_dict()`,
+- `checksums.json`: `{"model.safetensors": "<sha256 hex>"}`, checked on every load,
+- optionally `README.md`: the model card.
+Hub downloads go through `hf_hub_download` into the standard Hugging Face cache, at a
+pinned `revision` when given; `HF_HUB_OFFLINE=1` is honoured (read at call time). Nothing
+touches the network at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import constants as hf_constants
+from huggingface_hub.errors import LocalEntryNotFoundError
+from safetensors.torch import load_file, save_file
+
+from .config import PhaLarConfig
+from .model import PhaLar
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+CHECKSUMS_NAME = "checksums.json"
+CARD_NAME = "README.md"
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """The requested weights are neither in the given folder nor in the Hugging Face cache."""
+
+
+class ChecksumError(ValueError):
+    """`model.safetensors` does not have the expected sha256."""
+
+
+def default_weights_dir() -> Path:
+    """The folder of the shipped default weights, `phalar_metric/weights/` in the package."""
+    return Path(__file__).resolve().parent / "weights"
+
+
+def load_default(device: str | torch.device | None = None) -> PhaLar:
+    """Load the shipped default model (sha256-checked), in eval mode.
+
+    Args:
+        device: where to put the model (default CPU).
+
+    Returns:
+        The default `PhaLar` model.
+
+    Raises:
+        WeightsNotFoundError: this installation has no shipped weights.
+        ChecksumError: the shipped weights do not match their checksum.
+    """
+    directory = default_weights_dir()
+    if not (directory / WEIGHTS_NAME).is_file():
+        raise WeightsNotFoundError(
+            f"The default PhaLar weights are not installed ({directory / WEIGHTS_NAME} is missing). "
+            "Load a checkpoint instead: `PhaLarScore.from_pretrained(repo_id_or_folder)`."
+        )
+    return load_pretrained(directory, device=device)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_pretrained(model: PhaLar, directory: str | Path, model_card: str | None = None) -> Path:
+    """Write a checkpoint folder: `model.safetensors`, `config.json`, `checksums.json` (+ `README.md`).
+
+    Args:
+        model: the model to save.
+        directory: the folder (created if missing; existing files are overwritten).
+        model_card: optional model card text, written as `README.md`.
+
+    Returns:
+        The folder's path.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_NAME))
+    model.config.save(directory / CONFIG_NAME)
+    checksums = {WEIGHTS_NAME: sha256_file(directory / WEIGHTS_NAME)}
+    (directory / CHECKSUMS_NAME).write_text(json.dumps(checksums, indent=2) + "\n")
+    if model_card is not None:
+        (directory / CARD_NAME).write_text(model_card)
+    return directory
+
+
+def load_pretrained(
+    repo_id_or_path: str | Path,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    sha256: str | None = None,
+    device: str | torch.device | None = None,
+    endpoint: str | None = None,
+) -> PhaLar:
+    """Load a checkpoint from a local folder or a Hugging Face Hub repository, in eval mode.
+
+    Args:
+        repo_id_or_path: a checkpoint folder, or a Hub repo id such as ``"owner/phalar"``.
+        revision: Hub branch, tag or (for reproducibility) commit hash; default ``"main"``.
+        cache_dir: Hugging Face cache folder (default: the standard cache, `HF_HUB_CACHE`).
+        sha256: expected sha256 of `model.safetensors`, checked in addition to
+            `checksums.json`.
+        device: where to put the model (default CPU).
+        endpoint: a Hub mirror URL (default: `HF_ENDPOINT` or huggingface.co).
+
+    Returns:
+        The `PhaLar` model in eval mode.
+
+    Raises:
+        WeightsNotFoundError: a missing folder or file, or a repo that is not cached while
+            offline or while the Hub cannot be reached.
+        ChecksumError: `model.safetensors` does not match `checksums.json` or `sha256`.
+    """
+    folder = Path(repo_id_or_path).expanduser()
+    if folder.is_dir():
+        files = {name: folder / name for name in (WEIGHTS_NAME, CONFIG_NAME, CHECKSUMS_NAME)}
+        missing = [str(p) for p in files.values() if not p.is_file()]
+        if missing:
+            raise WeightsNotFoundError(f"Not a PhaLar checkpoint folder, missing: {', '.join(missing)}")
+    elif isinstance(repo_id_or_path, Path) or not _REPO_ID.fullmatch(str(repo_id_or_path)):
+        raise WeightsNotFoundError(f"No such checkpoint folder: {folder} (and not a Hub repo id)")
+    else:
+        files = _download(str(repo_id_or_path), revision, cache_dir, endpoint)
+    _verify(files[WEIGHTS_NAME], files[CHECKSUMS_NAME], sha256)
+    model = PhaLar(PhaLarConfig.load(files[CONFIG_NAME]))
+    model.load_state_dict(load_file(str(files[WEIGHTS_NAME]), device="cpu"))
+    return model.to(device or "cpu").eval()
+
+
+def push_to_hub(
+    model: PhaLar,
+    repo_id: str,
+    revision: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str = "Upload PhaLar checkpoint",
+    model_card: str | None = None,
+) -> str:
+    """Upload a checkpoint folder (see `save_pretrained`) to a Hub model repository.
+
+    Args:
+        model: the model to upload.
+        repo_id: the target repository, created if missing.
+        revision: the branch to commit to (created if missing); default the main branch.
+        private: create the repository as private.
+        token: a Hub token (default: the logged-in user's).
+        commit_message: the commit message.
+        model_card: optional model card text, uploaded as `README.md`.
+
+    Returns:
+        The URL of the commit.
+    """
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    if revision is not None:
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_pretrained(model, tmp, model_card=model_card)
+        info = api.upload_folder(repo_id=repo_id, folder_path=tmp, revision=revision, commit_message=commit_message)
+    return str(info.commit_url)
+
+
+def _download(
+    repo_id: str, revision: str | None, cache_dir: str | Path | None, endpoint: str | None
+) -> dict[str, Path]:
+    """Fetch the three checkpoint files from the Hub (or the cache when offline)."""
+    offline = _offline()
+    files = {}
+    for name in (CONFIG_NAME, CHECKSUMS_NAME, WEIGHTS_NAME):
+        try:
+            path = hf_hub_download(
+                repo_id, name, revision=revision, cache_dir=cache_dir, local_files_only=offline, endpoint=endpoint
+            )
+        except LocalEntryNotFoundError as err:
+            why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub cannot be reached"
+            raise WeightsNotFoundError(
+                f"{repo_id}@{revision or 'main'} ({name}) is not in the Hugging Face cache and {why}. "
+                f"Download it on a connected machine with `hf download {repo_id} --revision {revision or 'main'}` "
+                "(`huggingface-cli download` in older huggingface_hub) and copy the cache over, "
+                "or pass a local checkpoint folder."
+            ) from err
+        files[name] = Path(path)
+    return files
+
+
+def _offline() -> bool:
+    """`HF_HUB_OFFLINE`, as huggingface_hub read it at import or as the environment says now."""
+    now = os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+    return now or hf_constants.is_offline_mode()
+
+
+def _verify(weights: Path, checksums: Path, sha256: str | None) -> None:
+    """Check the sha256 of `weights` against `checksums.json` and the optional `sha256`."""
+    actual = sha256_file(weights)
+    recorded = json.loads(Path(checksums).read_text()).get(WEIGHTS_NAME)
+    if recorded is None:
+        raise ChecksumError(f"{checksums} has no entry for {WEIGHTS_NAME}")
+    for expected, source in ((recorded, str(checksums)), (sha256, "the `sha256` argument")):
+        if expected is not None and expected.lower() != actual:
+            raise ChecksumError(
+                f"{weights} has sha256 {actual}, but {source} expects {expected}: "
+                "the file is corrupt or not the requested version; delete it and download again"
+            )

@@ -1,0 +1,135 @@
+"""`PhaLarScore`: the public metric API, a thin class over `functional.py` and `hub.py`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import functional as F
+from . import hub
+from .audio import AudioInput
+from .model import PhaLar
+
+
+class PhaLarScore:
+    """Musical coherence of a stem with a mix: one real number, higher = more coherent.
+
+    Audio arguments are paths (wav, flac, ogg, ...; the file's own rate is used) or
+    `[samples]` / `[channels, samples]` arrays or tensors with `sample_rate` in Hz. Clips are
+    mixed to mono, resampled to `config.sample_rate` (16 kHz) and scored over time-aligned
+    windows of `config.window_seconds` (5 s); see `phalar_metric.audio` for the policy.
+
+    Example::
+
+        metric = PhaLarScore()                          # the shipped weights, CPU
+        metric.score("mix.wav", "bass.wav")             # float
+        metric.score(mix, stem, sample_rate=44100)      # arrays [samples] or [channels, samples]
+        metric.score_matrix(mixes, stems)               # [len(mixes), len(stems)]
+    """
+
+    def __init__(
+        self, model: PhaLar | None = None, device: str | torch.device | None = None, batch_size: int = 16
+    ) -> None:
+        """Wrap `model` (moved to `device` if given), or load the shipped weights.
+
+        Args:
+            model: a `PhaLar` model to use (its train/eval mode is left as it is: scoring
+                always runs in eval mode); default the shipped weights (`hub.load_default`).
+            device: where to run the model (default: CPU, or where `model` already is).
+            batch_size: model windows per forward pass.
+
+        Raises:
+            WeightsNotFoundError: no `model` given and no shipped weights installed.
+            ValueError: `batch_size` is not a positive integer.
+        """
+        self.batch_size = F.check_batch_size(batch_size)
+        if model is None:
+            model = hub.load_default(device)
+        elif device is not None:
+            model = model.to(device)
+        self.model = model
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        repo_id_or_dir: str | Path,
+        revision: str | None = None,
+        device: str | torch.device | None = None,
+        cache_dir: str | Path | None = None,
+        sha256: str | None = None,
+        batch_size: int = 16,
+    ) -> "PhaLarScore":
+        """Load a checkpoint folder or Hub repository (see `hub.load_pretrained`).
+
+        Args:
+            repo_id_or_dir: a checkpoint folder, or a Hub repo id.
+            revision: Hub branch, tag or commit hash (pin it for reproducible numbers).
+            device: where to run the model.
+            cache_dir: Hugging Face cache folder.
+            sha256: expected sha256 of `model.safetensors`.
+            batch_size: model windows per forward pass.
+
+        Returns:
+            The metric.
+        """
+        model = hub.load_pretrained(
+            repo_id_or_dir, revision=revision, cache_dir=cache_dir, sha256=sha256, device=device
+        )
+        return cls(model, batch_size=batch_size)
+
+    def save_pretrained(self, directory: str | Path, model_card: str | None = None) -> Path:
+        """Write the model as a checkpoint folder (see `hub.save_pretrained`); returns its path."""
+        return hub.save_pretrained(self.model, directory, model_card=model_card)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        revision: str | None = None,
+        private: bool = False,
+        token: str | None = None,
+        commit_message: str = "Upload PhaLar checkpoint",
+        model_card: str | None = None,
+    ) -> str:
+        """Upload the model to a Hub repository (see `hub.push_to_hub`); returns the commit URL."""
+        return hub.push_to_hub(self.model, repo_id, revision, private, token, commit_message, model_card)
+
+    @property
+    def sample_rate(self) -> int:
+        """The model rate in Hz (inputs at other rates are resampled)."""
+        return self.model.config.sample_rate
+
+    def score(self, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None) -> float:
+        """Score of `stem` with `mix`: the mean over time-aligned windows (symmetric in the two)."""
+        return F.phalar_score(self.model, mix, stem, sample_rate, self.batch_size)
+
+    def score_matrix(
+        self, mixes: Sequence[AudioInput], stems: Sequence[AudioInput], sample_rate: int | None = None
+    ) -> np.ndarray:
+        """Scores `[len(mixes), len(stems)]` of every mix with every stem, each clip embedded once."""
+        return F.phalar_score_matrix(self.model, mixes, stems, sample_rate, self.batch_size)
+
+    def embed(
+        self, clips: AudioInput | Sequence[AudioInput], sample_rate: int | None = None
+    ) -> np.ndarray | list[np.ndarray]:
+        """Window embeddings `[n_windows, out_dim]` (complex64) of one clip, or a list of them for a list."""
+        return F.phalar_embed(self.model, clips, sample_rate, self.batch_size)
+
+    def score_curve(
+        self, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None, hop_seconds: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`(times, scores)`, both `[n]`: window centres in seconds and the score of each window."""
+        return F.phalar_score_curve(self.model, mix, stem, sample_rate, hop_seconds, self.batch_size)
+
+    def best_offset(
+        self,
+        mix: AudioInput,
+        stem: AudioInput,
+        sample_rate: int | None = None,
+        max_shift: float = 1.0,
+        step: float | None = None,
+    ) -> F.BestOffset:
+        """The offset in seconds (> 0: the stem is delayed) that scores highest, and the `[n_shifts, 2]` table."""
+        return F.phalar_best_offset(self.model, mix, stem, sample_rate, max_shift, step, self.batch_size)
