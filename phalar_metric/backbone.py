@@ -20,16 +20,17 @@ class AxialBlock(nn.Module):
         self.freq = nn.Conv2d(c_in, c_in, (3, 1), padding=(1, 0))
         self.norm_time = nn.GroupNorm(1, c_in)
         self.time = nn.Conv2d(c_in, c_out, (1, 3), stride=(1, stride), padding=(0, 1))
-        self.skip = (
-            nn.Identity() if c_in == c_out and stride == 1 else nn.Conv2d(c_in, c_out, 1, stride=(1, stride))
-        )
+        # the strided skip is a 1x1 conv of every second frame: the same map as a strided 1x1
+        # conv, which torch 2.13's oneDNN backward mishandles in channels_last (heap corruption)
+        self.stride = stride
+        self.skip = nn.Identity() if c_in == c_out and stride == 1 else nn.Conv2d(c_in, c_out, 1)
         self.norm_mlp = nn.GroupNorm(1, c_out)
         self.mlp = nn.Sequential(nn.Conv2d(c_out, 2 * c_out, 1), nn.SiLU(), nn.Conv2d(2 * c_out, c_out, 1))
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.freq(F.silu(self.norm_freq(x)))
-        x = self.skip(x) + self.time(F.silu(self.norm_time(x)))
+        x = self.skip(x[..., :: self.stride]) + self.time(F.silu(self.norm_time(x)))
         return x + self.dropout(self.mlp(self.norm_mlp(x)))
 
 
@@ -53,7 +54,7 @@ class Backbone(nn.Module):
         self.blocks = nn.Sequential(*blocks)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        x = self.stem(spec.unsqueeze(1)).contiguous(memory_format=torch.channels_last)
+        x = self.stem(spec.unsqueeze(1)).contiguous(memory_format=torch.channels_last)  # ~2x faster on CPU
         return self.blocks(x)
 
 

@@ -47,7 +47,9 @@ class StemSynth:
         )  # note-offs sort before note-ons at the same time
         chunks, pos = [], 0
         for time, is_on, pitch, velocity in events:
-            at = min(int(round(time * self.sample_rate)), n_samples)
+            at = int(round(time * self.sample_rate))
+            if at >= n_samples:  # past the rendered span (a cropped song): queue nothing more
+                break
             if at > pos:
                 chunks.append(fs.get_samples(at - pos))
                 pos = at
