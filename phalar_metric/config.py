@@ -12,6 +12,10 @@ FRONTENDS = ("cqt", "mel")
 POOLINGS = ("spectral", "gap")
 HEADS = ("complex", "magnitude", "real")
 SIMILARITIES = ("hermitian", "psd", "cosine")
+_POSITIVE = (
+    "sample_rate", "window_seconds", "min_seconds", "fmin", "n_bins", "bins_per_octave", "hop_length",
+    "top_db", "n_fft", "embed_dim", "n_pool_bins", "hidden_dim", "out_dim", "init_scale",
+)  # fmt: skip
 
 
 @dataclass
@@ -63,6 +67,7 @@ class PhaLarConfig:
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"Config `{name}` must be one of {allowed}, got {getattr(self, name)!r}")
+        self._check_sizes()
         if (self.pooling == "gap") != (self.head == "real"):
             raise ValueError("`pooling='gap'` goes with `head='real'` (GAP + real MLP) and only with it")
         if self.head != "complex" and self.similarity != "hermitian":
@@ -72,6 +77,30 @@ class PhaLarConfig:
             raise ValueError(
                 f"`hop_length` must be divisible by 2**(octaves-1) = {2 ** (octaves - 1)} "
                 f"for the multi-rate CQT, got {self.hop_length}"
+            )
+
+    def _check_sizes(self) -> None:
+        for name in _POSITIVE:
+            if not getattr(self, name) > 0:  # `not >` also rejects NaN
+                raise ValueError(f"Config `{name}` must be positive, got {getattr(self, name)!r}")
+        if self.min_seconds > self.window_seconds:
+            raise ValueError(
+                f"Config `min_seconds` must not exceed `window_seconds` = {self.window_seconds}, got {self.min_seconds}"
+            )
+        if len(self.channels) < 2 or min(self.channels) < 1:
+            raise ValueError(f"Config `channels` must be >= 2 positive widths (stem, stages), got {self.channels}")
+        if not 0 <= self.strided_stages <= len(self.channels) - 1:
+            raise ValueError(
+                f"Config `strided_stages` must be in [0, {len(self.channels) - 1}] (the number of stages), "
+                f"got {self.strided_stages}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"Config `dropout` must be in [0, 1), got {self.dropout}")
+        top = self.fmin * 2.0 ** ((self.n_bins - 1) / self.bins_per_octave) if self.frontend == "cqt" else self.fmin
+        if top >= self.sample_rate / 2:
+            raise ValueError(
+                f"Config `n_bins` / `fmin`: the top bin {top:.1f} Hz must lie below the Nyquist frequency "
+                f"{self.sample_rate / 2} Hz, got n_bins={self.n_bins}, fmin={self.fmin}"
             )
 
     @property

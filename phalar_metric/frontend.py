@@ -20,12 +20,13 @@ class Frontend(nn.Module):
 
     Input `[B, samples]` float at `config.sample_rate`; output `[B, n_bins, frames]` with
     `frames = samples // hop_length + 1`. The per-clip peak reference makes the output
-    invariant to input gain; digital silence maps to a constant and stays finite.
+    invariant to input gain; digital silence maps to 0 (the floor) and stays finite.
     """
 
     def __init__(self, config: PhaLarConfig) -> None:
         super().__init__()
         self.top_db = config.top_db
+        self.hop_length = config.hop_length
         if config.frontend == "cqt":
             self.spec = CQT2010v2(
                 sr=config.sample_rate,
@@ -53,7 +54,9 @@ class Frontend(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """`wav` `[B, samples]` -> log-magnitude `[B, F, T]` in [0, 1]."""
-        mag = self.spec(wav.float())
-        db = 20.0 * torch.log10(mag.clamp_min(1e-5))
-        peak = db.amax(dim=(1, 2), keepdim=True)
-        return ((db - peak) / self.top_db + 1.0).clamp_min(0.0)
+        # CQT2010v2's early downsampling rounds the length up: drop the frame past the end it can add
+        mag = self.spec(wav.float())[..., : wav.shape[-1] // self.hop_length + 1]
+        peak = mag.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
+        # the floor is relative to the peak (top_db below it), so quiet clips keep gain invariance
+        db = 20.0 * torch.log10((mag / peak).clamp_min(10.0 ** (-self.top_db / 20.0)))
+        return (db / self.top_db + 1.0).clamp_min(0.0)
