@@ -37,6 +37,8 @@ def parse_overrides(cls: type[T], argv: list[str]) -> T:
     args = list(argv)
     if "--config" in args:
         i = args.index("--config")
+        if i + 1 == len(args):
+            raise ValueError("--config expects a JSON file of config keys")
         values.update(json.loads(Path(args[i + 1]).read_text()))
         del args[i : i + 2]
     for arg in args:
@@ -47,4 +49,4 @@ def parse_overrides(cls: type[T], argv: list[str]) -> T:
     unknown = set(values) - set(defaults)
     if unknown:
         raise ValueError(f"Unknown config keys: {sorted(unknown)}")
-    return cls(**{k: _coerce(k, v, defaults[k]) for k, v in values.items()}, **{})
+    return cls(**{k: _coerce(k, v, defaults[k]) for k, v in values.items()})

@@ -11,15 +11,30 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
+import shlex
 from pathlib import Path
 
+from phalar_metric.config import PhaLarConfig
 from phalar_metric.hub import default_weights_dir, load_pretrained, push_to_hub, save_pretrained
 from phalar_metric.model import count_parameters
+
+from .train import TrainConfig
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(path.open())) if path.exists() else []
+
+
+def train_command(config: dict) -> str:
+    """The `python -m training.train` command line of a run's `config.json` ({"train": ..., "model": ...}):
+    every value that differs from the defaults, the resolved model config as `--model`."""
+    defaults, model_defaults = dataclasses.asdict(TrainConfig()), PhaLarConfig().to_dict()
+    model = {k: v for k, v in config["model"].items() if model_defaults.get(k) != v}
+    args = [f"--{k}={v if isinstance(v, str) else repr(v)}"
+            for k, v in {**config["train"], "model": model}.items() if v != defaults[k]]
+    return shlex.join(["python", "-m", "training.train", *args])
 
 
 def model_card(run: Path, history_note: str = "") -> str:
@@ -47,7 +62,7 @@ def model_card(run: Path, history_note: str = "") -> str:
         f"batch {train['batch_size']} pairs; lr {train['lr']}; hard-negative share {train['hard_fraction']}",
         f"- parameters: {count_parameters(load_pretrained(run / 'best')):,}",
         f"- throughput (last logged): {log[-1]['clips_per_s'] if log else '?'} clips/s",
-        f"- command: `python -m training.train --config {run / 'config.json'}` (the resolved config)",
+        f"- command: `{train_command(config)}`",
     ]
     if history_note:
         lines += ["", "## Run history", history_note]

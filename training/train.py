@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         model = PhaLar(PhaLarConfig.from_dict(ckpt["model_config"]))
         model.load_state_dict(ckpt["model"])
     elif cfg.init_from == "scratch":
-        model = PhaLar(PhaLarConfig(**cfg.model))
+        torch.manual_seed(cfg.seed)  # the initial weights, too, are a function of the seed
+        model = PhaLar(PhaLarConfig.from_dict(cfg.model))  # ValueError on an unknown key
     else:
         model = load_pretrained(default_weights_dir() if cfg.init_from == "package" else cfg.init_from)
     model.to(device).train()

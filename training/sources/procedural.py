@@ -130,6 +130,9 @@ class SongWriter:
                 groove=r.randrange(4),
                 velocity=r.randint(60, 110),
             )
+        for name in pool:  # every stem of the line-up plays in some section (so >= 3 stems per song)
+            if not any(name in k.line_up for k in kinds.values()):
+                kinds[r.choice(sorted(kinds))].line_up.add(name)
         target = r.uniform(30.0, 80.0)
         bar_seconds = self.grid.beat_seconds * self.grid.beats_per_bar
         out: list[Section] = []
@@ -157,8 +160,8 @@ class SongWriter:
                 for slot in range(slots):
                     degree = sec.progression[(b * slots + slot) % len(sec.progression)]
                     span = (slot * self.grid.steps_per_bar // slots, self.grid.steps_per_bar // slots)
-                    for name in sec.line_up & set(self.stems):
-                        if name != "drums" and name != "lead":
+                    for name in self.stems:  # dict order: a set's order would vary with PYTHONHASHSEED
+                        if name in sec.line_up and name not in ("drums", "lead"):
                             getattr(parts, name)(self, sec, degree, span, offset)
                 if "lead" in sec.line_up and "lead" in self.stems:
                     parts.lead(self, sec, melody, b, offset)

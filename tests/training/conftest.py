@@ -1,0 +1,23 @@
+"""Shared fixtures for the training tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tiny_data import SPLIT_SONGS, song_stems, write_rendered_song
+
+torch.set_num_threads(1)  # the test machine is small and shared
+
+
+@pytest.fixture(scope="session")
+def rendered_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A render cache with SPLIT_SONGS procedural songs per split (3 stems, 3 s each)."""
+    root = tmp_path_factory.mktemp("rendered")
+    for s, (split, n) in enumerate(SPLIT_SONGS.items()):
+        for i in range(n):
+            write_rendered_song(root / split / "procedural" / f"{i:05d}", f"procedural/{i:05d}",
+                                song_stems(100 * s + i))
+    return root

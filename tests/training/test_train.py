@@ -1,0 +1,113 @@
+"""The trainer's guarantees on a tiny model and a tiny render cache: exact resume and DDP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from tiny_data import TINY_MODEL
+from phalar_metric.config import PhaLarConfig
+from phalar_metric.model import PhaLar
+from training import train
+from training.loss import info_nce
+
+REPO = Path(__file__).resolve().parents[2]
+COMPLEX_PARAMS = ("head.layers.0.weight", "head.layers.3.weight", "similarity.weight")  # stored [..., 2]
+
+
+def train_args(data: Path, out: Path, max_steps: int, **extra: object) -> list[str]:
+    """Arguments of a tiny run: 1 s windows, batches of 6 pairs, validation and a checkpoint every 2 steps."""
+    args = {"data": str(data), "out_dir": str(out), "max_steps": max_steps, "batch_size": 6, "group_size": 3,
+            "hard_fraction": 0.5, "warmup_steps": 2, "eval_every": 2, "eval_pairs": 100, "eval_groups": 1,
+            "threads": 1, "log_every": 1, "model": TINY_MODEL, **extra}
+    return [f"--{k}={v}" if isinstance(v, str) else f"--{k}={v!r}" for k, v in args.items()]
+
+
+class Killed(Exception):
+    """Stands in for a kill right after a checkpoint."""
+
+
+def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train.main(train_args(rendered_root, tmp_path / "straight", 4))
+
+    save = train._save_checkpoint
+
+    def save_then_die(path: Path, *args: object) -> None:
+        save(path, *args)
+        raise Killed
+
+    monkeypatch.setattr(train, "_save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        train.main(train_args(rendered_root, tmp_path / "resumed", 4))
+    assert torch.load(tmp_path / "resumed" / "ckpt.pt", weights_only=False)["step"] == 2
+    monkeypatch.setattr(train, "_save_checkpoint", save)
+    train.main(train_args(rendered_root, tmp_path / "resumed", 4))
+
+    a, b = (torch.load(tmp_path / run / "ckpt.pt", weights_only=False) for run in ("straight", "resumed"))
+    assert a["step"] == b["step"] == 4
+    for name, weight in a["model"].items():
+        assert torch.equal(weight, b["model"][name]), name
+    for state_a, state_b in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    assert a["history"][-1] == {**b["history"][-1], "time": a["history"][-1]["time"]}
+
+
+def test_unknown_model_key_is_a_value_error(rendered_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="bogus"):
+        train.main(train_args(rendered_root, tmp_path / "run", 1, model={**TINY_MODEL, "bogus": 1}))
+
+
+def tiny_model() -> PhaLar:
+    torch.manual_seed(0)
+    return PhaLar(PhaLarConfig(**{**TINY_MODEL, "dropout": 0.0}))
+
+
+def rank_batch(rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each rank's own (context, target) batch `[4, 16000]`."""
+    g = torch.Generator().manual_seed(100 + rank)
+    return torch.randn(4, 16000, generator=g) * 0.1, torch.randn(4, 16000, generator=g) * 0.1
+
+
+def ddp_worker(rank: int, world: int, init_file: str, out: str) -> None:
+    """One DDP process: a backward pass on its own batch; saves the (all-reduced) gradients."""
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    model = tiny_model()
+    ddp = torch.nn.parallel.DistributedDataParallel(model)  # keep a reference: its reducer does the all-reduce
+    info_nce(ddp(*rank_batch(rank))).backward()
+    torch.save({n: p.grad for n, p in model.named_parameters()}, Path(out) / f"grads{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_ddp_averages_the_gradients_of_complex_parameters(tmp_path: Path) -> None:
+    mp.spawn(ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2)
+    single = []
+    for rank in range(2):
+        model = tiny_model()
+        info_nce(model(*rank_batch(rank))).backward()
+        single.append(dict(model.named_parameters()))
+    for rank in range(2):
+        grads = torch.load(tmp_path / f"grads{rank}.pt")
+        for name in COMPLEX_PARAMS:
+            assert grads[name].shape[-1] == 2
+            expected = (single[0][name].grad + single[1][name].grad) / 2
+            torch.testing.assert_close(grads[name], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_torchrun_two_processes_smoke(rendered_root: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "training.train", *train_args(rendered_root, tmp_path / "run", 2)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 process(es)" in done.stdout + done.stderr
+    ckpt = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)
+    assert ckpt["step"] == 2
+    assert (tmp_path / "run" / "best" / "model.safetensors").is_file()

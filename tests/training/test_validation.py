@@ -1,0 +1,31 @@
+"""Fixed validation sets and their metrics on the tiny render cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from phalar_metric.config import PhaLarConfig
+from phalar_metric.model import PhaLar
+from tiny_data import TINY_MODEL
+from training.sources import load_songs
+from training.validation import HARD_GROUP, KS, SPLITS, ValidationSet, eval_pairs
+
+
+def test_eval_pairs_are_fixed_and_clean(rendered_root: Path) -> None:
+    songs = load_songs(["rendered"], str(rendered_root), "val")
+    (pairs, groups), (pairs2, _) = (eval_pairs(songs, 16000, 12, 2) for _ in range(2))
+    assert np.array_equal(pairs.context, pairs2.context) and np.array_equal(pairs.target, pairs2.target)
+    assert pairs.context.shape == (12, 16000) and groups.context.shape == (2 * HARD_GROUP, 16000)
+    assert np.bincount(groups.group).max() == HARD_GROUP and len(set(groups.song[:HARD_GROUP])) == 1
+
+
+def test_evaluate_reports_every_split_and_k(rendered_root: Path) -> None:
+    torch.manual_seed(0)
+    model = PhaLar(PhaLarConfig(**TINY_MODEL)).train()
+    metrics = ValidationSet.build(str(rendered_root), 16000, n_pairs=100, n_groups=1).evaluate(model)
+    expected = {f"{s}/acc@{k}" for s in SPLITS for k in KS} | {f"{s}/hard@{HARD_GROUP}" for s in SPLITS}
+    assert set(metrics) == expected and all(0.0 <= v <= 1.0 for v in metrics.values())
+    assert not model.training  # evaluated in eval mode
