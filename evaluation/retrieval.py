@@ -1,8 +1,13 @@
-"""Stem retrieval accuracy at K: one true target among K candidates."""
+"""Stem retrieval accuracy at K: one true target among K candidates; and hard@G.
+
+`python -m evaluation.retrieval ...` runs the benchmark of `evaluation.retrieval_benchmark`
+(kept apart so that the trainer's validation imports only these light functions).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import comb
 
 
 def accuracy_at_k(scores: np.ndarray, songs: np.ndarray, ks: tuple[int, ...] = (2, 8, 16, 64),
@@ -50,3 +55,42 @@ def hard_accuracy(scores: np.ndarray, groups: np.ndarray) -> float:
     if total == 0:
         raise ValueError("hard_accuracy needs groups of at least two pairs")
     return hits / total
+
+
+def expected_accuracy_at_k(scores: np.ndarray, songs: np.ndarray, k: int) -> float:
+    """The exact expectation of `accuracy_at_k` for one K (no trial noise).
+
+    For context i with `n` distractor candidates (other songs) of which `m` score strictly
+    below the true target, a uniform draw of K-1 distractors loses nothing with probability
+    C(m, K-1) / C(n, K-1); the mean over contexts is what `accuracy_at_k` estimates.
+
+    Args:
+        scores: `[N, N]` context i vs target j; the true target of i is j = i.
+        songs: `[N]` song ids.
+        k: candidate-set size.
+
+    Returns:
+        The expected accuracy in [0, 1].
+    """
+    other = songs[:, None] != songs[None, :]
+    n = other.sum(1)
+    if n.min() < k - 1:
+        raise ValueError(f"K={k} needs {k - 1} distractors from other songs, only {n.min()} exist")
+    m = ((scores < np.diag(scores)[:, None]) & other).sum(1)
+    return float(np.mean(comb(m, k - 1) / comb(n, k - 1)))
+
+
+def retrieval_metrics(pair_scores: np.ndarray, songs: np.ndarray, group_scores: np.ndarray, groups: np.ndarray,
+                      ks: tuple[int, ...], trials: int, seed: int) -> dict[str, float]:
+    """{"acc@K": ..., "hard@G": ...} from the `[N, N]` scores of random pairs (`songs` `[N]`)
+    and the `[M, M]` scores of same-song groups of G windows (`groups` `[M]` ids)."""
+    out = {f"acc@{k}": v for k, v in accuracy_at_k(pair_scores, songs, ks, trials, seed).items()}
+    size = int(np.unique(groups, return_counts=True)[1].max())
+    out[f"hard@{size}"] = hard_accuracy(group_scores, groups)
+    return out
+
+
+if __name__ == "__main__":
+    from evaluation.retrieval_benchmark import main
+
+    main()

@@ -1,0 +1,72 @@
+"""Shared plumbing of the evaluation commands: one-line errors, model loading, JSON and Markdown out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from phalar_metric.hub import load_pretrained
+from phalar_metric.model import PhaLar
+from training.sources import Song, load_songs
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 1)."""
+
+    def error(self, message: str) -> NoReturn:
+        fatal(self.prog, message)
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """`--threads`, `--json`, `--markdown`: the arguments every evaluation command shares."""
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    p.add_argument("--json", type=Path, help="write the results as JSON here")
+    p.add_argument("--markdown", type=Path, help="write the Markdown table here")
+
+
+def fatal(prog: str, message: str) -> NoReturn:
+    """Print `prog: error: message` as one line to stderr and exit with status 1."""
+    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    sys.exit(1)
+
+
+def load_model(spec: str, revision: str | None = None) -> PhaLar:
+    """A PhaLar model in eval mode from a checkpoint folder, a training run folder (its
+    `best/` checkpoint) or a Hugging Face Hub repo id (at `revision`)."""
+    run_best = Path(spec) / "best"
+    return load_pretrained(run_best if run_best.is_dir() else spec, revision=revision)
+
+
+def songs_from(sources: Sequence[str], split: str) -> list[Song]:
+    """Songs of `split` from `--source` specs: "rendered:ROOT" (the render cache at ROOT) or
+    "NAME:PATH" for a corpus loader of `training.sources` (moisesdb, slakh, cocochorales)."""
+    songs: list[Song] = []
+    for spec in sources:
+        name, _, path = spec.partition(":")
+        songs += load_songs(["rendered"], path, split) if name == "rendered" else load_songs([spec], "", split)
+    if not songs:
+        raise ValueError(f"No songs in split {split!r} of {list(sources)}")
+    return songs
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; floats are printed with three decimals."""
+
+    def cell(v: Any) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: dict[str, Any], table: str, json_path: Path | None, md_path: Path | None) -> None:
+    """Print the Markdown `table`, and write `result` as JSON and `table` as Markdown where asked."""
+    print(table, end="")
+    for path, text in ((json_path, json.dumps(result, indent=2) + "\n"), (md_path, table)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)

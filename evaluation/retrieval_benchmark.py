@@ -1,0 +1,144 @@
+"""The stem retrieval benchmark: PhaLar checkpoints and the baseline on the same pairs.
+
+    python -m evaluation.retrieval --model DIR_OR_REPO [--model ...] [--variant NAME ...] \
+        --source rendered:../data/rendered --split val_timbre --pairs 512 --groups 32 \
+        --trials 2000 --seed 0 --json out.json --markdown out.md
+
+The pairs are `training.validation.eval_pairs` (same `--pair-seed` as the trainer's
+validation, 1234) and models are scored with `training.validation.score_pairs`, so a run
+folder's numbers here match its `val.csv`. acc@K: seeded trials of one context against its
+true target and K-1 targets of other songs; hard@8: the true target against the other
+windows of the same song (same split of stems). The chroma + onset baseline
+(`evaluation.baseline`) is scored alongside, its weights tuned on `--tune-split` (val).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from training.sampler import Batch
+from training.sources.base import SAMPLE_RATE
+from training.validation import eval_pairs, score_pairs
+
+from . import baseline
+from .report import Parser, add_run_args, fatal, load_model, markdown_table, songs_from, write_outputs
+from .retrieval import expected_accuracy_at_k, hard_accuracy, retrieval_metrics
+
+PROG = "python -m evaluation.retrieval"
+BASELINE = "chroma+onset baseline"
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The retrieval benchmark's arguments."""
+    p = Parser(prog=PROG, description="Stem retrieval acc@K and hard@8 of PhaLar checkpoints and the baseline.")
+    p.add_argument("--model", action="append", default=[],
+                   help="checkpoint folder, run folder or Hub repo id (repeatable)")
+    p.add_argument("--variant", action="append", default=[],
+                   help="a name for each --model in the table (default: the folder name)")
+    p.add_argument("--revision", help="Hub revision of the --model repos")
+    p.add_argument("--source", action="append", required=True, help="rendered:ROOT or NAME:PATH (repeatable)")
+    add_pair_args(p)
+    p.add_argument("--ks", default="2,8,16,64", help="candidate-set sizes (default: 2,8,16,64)")
+    p.add_argument("--pair-seed", type=int, default=1234, help="seed of the pairs (default: 1234, as the trainer)")
+    p.add_argument("--seconds", type=float, help="clip length (default: the first model's window, else 5)")
+    p.add_argument("--no-baseline", action="store_true", help="leave the chroma + onset baseline out")
+    p.add_argument("--tune-split", default="val", help="split the baseline weights are tuned on (default: val)")
+    p.add_argument("--baseline-weights", help="fixed baseline weights W_CHROMA,W_ONSET instead of tuning")
+    add_run_args(p)
+    return p
+
+
+def add_pair_args(p: argparse.ArgumentParser) -> None:
+    """The evaluation set: `--split`, `--pairs`, `--groups`, `--trials`, `--seed` (shared with the ablations)."""
+    p.add_argument("--split", default="val_timbre", help="the evaluated split (default: val_timbre)")
+    p.add_argument("--pairs", type=int, default=512, help="random (context, target) pairs (default: 512)")
+    p.add_argument("--groups", type=int, default=32, help="same-song groups of 8 pairs for hard@8 (default: 32)")
+    p.add_argument("--trials", type=int, default=2000, help="seeded trials per K (default: 2000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the trials (default: 0, as the trainer)")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns the JSON result. User errors exit with one line on stderr."""
+    args = get_parser().parse_args(argv)
+    try:
+        result = run(args)
+    except (ValueError, OSError, RuntimeError) as err:
+        fatal(PROG, str(err))
+    columns = list(next(iter(result["results"].values())))  # acc@K..., hard@G
+    rows = [[name, *(r[c] for c in columns)] for name, r in result["results"].items()]
+    write_outputs(result, markdown_table(["model", *columns], rows), args.json, args.markdown)
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Score every model (and the baseline) on the same pairs; the JSON result."""
+    torch.set_num_threads(args.threads)
+    ks = tuple(int(k) for k in args.ks.split(","))
+    names = args.variant or [Path(m).name or m for m in args.model]
+    if len(names) != len(args.model):
+        raise ValueError(f"--variant expects one name per --model ({len(args.model)}), got {len(names)}")
+    if not args.model and args.no_baseline:
+        raise ValueError("nothing to evaluate: give --model, or leave out --no-baseline")
+    models = {name: load_model(spec, args.revision) for name, spec in zip(names, args.model)}
+    seconds = args.seconds or (next(iter(models.values())).config.window_seconds if models else 5.0)
+    window = int(round(seconds * SAMPLE_RATE))
+    for name, model in models.items():
+        if model.config.window_samples != window:
+            raise ValueError(f"model {name!r} embeds {model.config.window_seconds:g} s windows but the clips are "
+                             f"{seconds:g} s (--seconds): evaluate it in a separate run")
+
+    def pair_sets(split: str) -> tuple[Batch, Batch]:
+        return eval_pairs(songs_from(args.source, split), window, args.pairs, args.groups, args.pair_seed)
+
+    pairs, groups = pair_sets(args.split)
+
+    def metrics(pair_scores: np.ndarray, group_scores: np.ndarray) -> dict[str, float]:
+        return retrieval_metrics(pair_scores, pairs.song, group_scores, groups.group, ks, args.trials, args.seed)
+
+    results = {name: metrics(score_pairs(m, pairs), score_pairs(m, groups)) for name, m in models.items()}
+    out: dict[str, Any] = {
+        "split": args.split, "sources": args.source, "seconds": seconds, "pairs": len(pairs.song),
+        "groups": len(np.unique(groups.group)), "songs": len(np.unique(pairs.song)), "trials": args.trials,
+        "seed": args.seed, "pair_seed": args.pair_seed,
+        "models": {name: {"model": spec, "revision": args.revision, "config": models[name].config.to_dict()}
+                   for name, spec in zip(names, args.model)},
+    }  # fmt: skip
+    if not args.no_baseline:
+        weights, tuned_on = _baseline_weights(args, pair_sets, max(ks))
+        sims = [baseline.pair_similarities(b.context, b.target) for b in (pairs, groups)]
+        results[BASELINE] = metrics(*(baseline.combine(s, weights) for s in sims))
+        out["baseline"] = {"weights": {"chroma": weights[0], "onset": weights[1]}, "tuned_on": tuned_on}
+    out["results"] = results
+    return out
+
+
+def _baseline_weights(args: argparse.Namespace, pair_sets: Callable[[str], tuple[Batch, Batch]],
+                      k: int) -> tuple[tuple[float, float], str | None]:
+    """`((w_chroma, w_onset), tuning split)`: fixed by --baseline-weights, or tuned on
+    --tune-split to maximise the mean of the exact expected acc@K (largest K) and hard@8."""
+    if args.baseline_weights:
+        try:
+            w_chroma, w_onset = (float(w) for w in args.baseline_weights.split(","))
+        except ValueError:
+            raise ValueError(f"--baseline-weights expects W_CHROMA,W_ONSET, got {args.baseline_weights!r}") from None
+        return (w_chroma, w_onset), None
+    if args.tune_split == args.split:
+        raise ValueError(f"--tune-split must differ from --split ({args.split}): the baseline is never tuned on the "
+                         "split it is scored on")
+    pairs, groups = pair_sets(args.tune_split)
+    sim_p, sim_g = (baseline.pair_similarities(b.context, b.target) for b in (pairs, groups))
+
+    def objective(w: tuple[float, float]) -> float:
+        acc = expected_accuracy_at_k(baseline.combine(sim_p, w), pairs.song, k)
+        return 0.5 * (acc + hard_accuracy(baseline.combine(sim_g, w), groups.group))
+
+    return baseline.tune(objective), args.tune_split
+
+
+if __name__ == "__main__":
+    main()

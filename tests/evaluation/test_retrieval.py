@@ -1,0 +1,108 @@
+"""Retrieval metrics and the `python -m evaluation.retrieval` benchmark on a generated render cache."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fake_data import write_rendered_cache
+
+from evaluation.retrieval import accuracy_at_k, expected_accuracy_at_k, retrieval_metrics
+from evaluation.retrieval_benchmark import BASELINE, main
+from phalar_metric import load_pretrained
+from training.validation import ValidationSet
+
+
+@pytest.fixture(scope="module")
+def rendered_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated render cache (see `fake_data.write_rendered_cache`)."""
+    return write_rendered_cache(tmp_path_factory.mktemp("rendered"))
+
+
+def test_expected_accuracy_matches_enumeration() -> None:
+    """Against an independent count over every possible distractor set (ties lose)."""
+    rng = np.random.default_rng(0)
+    songs = np.repeat(np.arange(5), 2)
+    scores = rng.integers(0, 4, size=(10, 10)).astype(float)  # many ties
+    for k in (2, 3, 5):
+        per_context = []
+        for i in range(10):
+            pool = np.flatnonzero(songs != songs[i])
+            sets = list(itertools.combinations(pool, k - 1))
+            per_context.append(np.mean([scores[i, i] > scores[i, list(s)].max() for s in sets]))
+        assert expected_accuracy_at_k(scores, songs, k) == pytest.approx(np.mean(per_context))
+
+
+def test_expected_accuracy_is_what_the_trials_estimate() -> None:
+    rng = np.random.default_rng(1)
+    songs = np.repeat(np.arange(40), 2)
+    scores = rng.standard_normal((80, 80)) + 1.5 * np.eye(80)
+    trials = accuracy_at_k(scores, songs, (2, 16), trials=20000, seed=3)
+    for k in (2, 16):
+        assert trials[k] == pytest.approx(expected_accuracy_at_k(scores, songs, k), abs=0.015)
+
+
+def test_expected_accuracy_needs_enough_distractors() -> None:
+    with pytest.raises(ValueError, match="K=8 needs 7 distractors"):
+        expected_accuracy_at_k(np.eye(4), np.arange(4), 8)
+
+
+def test_retrieval_metrics_names_the_group_size() -> None:
+    pairs, groups = np.eye(6), np.eye(6)
+    out = retrieval_metrics(pairs, np.arange(6), groups, np.repeat([0, 1], 3), (2, 4), trials=10, seed=0)
+    assert out == {"acc@2": 1.0, "acc@4": 1.0, "hard@3": 1.0}
+
+
+@pytest.fixture(scope="module")
+def bench_run(rendered_root: Path, tiny_checkpoint: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """One benchmark run: the tiny checkpoint twice (side by side) and the baseline."""
+    out = tmp_path_factory.mktemp("retrieval")
+    result = main(["--model", str(tiny_checkpoint), "--model", str(tiny_checkpoint), "--variant", "a", "--variant", "b",
+                   "--source", f"rendered:{rendered_root}", "--split", "val_timbre", "--pairs", "80", "--groups", "2",
+                   "--json", str(out / "r.json"), "--markdown", str(out / "r.md")])  # fmt: skip
+    return result, out
+
+
+def test_benchmark_matches_the_trainers_validation(bench_run: tuple[dict, Path], rendered_root: Path,
+                                                   tiny_checkpoint: Path) -> None:
+    model = load_pretrained(tiny_checkpoint)
+    expected = ValidationSet.build(str(rendered_root), model.config.window_samples, 80, 2).evaluate(model)
+    result, _ = bench_run
+    for name in ("a", "b"):
+        assert result["results"][name] == {k[len("val_timbre/"):]: v for k, v in expected.items()
+                                           if k.startswith("val_timbre/")}
+
+
+def test_benchmark_writes_json_and_markdown(bench_run: tuple[dict, Path]) -> None:
+    result, out = bench_run
+    assert json.loads((out / "r.json").read_text()) == result
+    assert list(result["results"]) == ["a", "b", BASELINE]
+    assert all(0 <= v <= 1 for r in result["results"].values() for v in r.values())
+    assert result["baseline"]["tuned_on"] == "val"
+    assert np.hypot(*result["baseline"]["weights"].values()) == pytest.approx(1.0)
+    lines = (out / "r.md").read_text().splitlines()
+    assert lines[0] == "| model | acc@2 | acc@8 | acc@16 | acc@64 | hard@8 |" and len(lines) == 5
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tune-split", "val_timbre"], "--tune-split must differ from --split"),
+        (["--variant", "x", "--variant", "y"], "--variant expects one name per --model"),
+        (["--seconds", "2"], "embeds 1 s windows but the clips are 2 s"),
+        (["--baseline-weights", "1"], "--baseline-weights expects W_CHROMA,W_ONSET"),
+        (["--split", "nope"], "No songs in split 'nope'"),
+    ],
+)
+def test_user_errors_are_one_line(extra: list[str], message: str, rendered_root: Path, tiny_checkpoint: Path,
+                                  capsys: pytest.CaptureFixture) -> None:
+    argv = ["--model", str(tiny_checkpoint), "--source", f"rendered:{rendered_root}", "--pairs", "8", "--groups", "1",
+            "--ks", "2"]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv + extra)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and message in err and err.count("\n") == 1
