@@ -5,8 +5,11 @@
 Layout: `OUT/<split>/<source>/<id>/stems.npy` (int16 `[n_stems, samples]`) and `meta.json`
 (stem names, programs, soundfonts, beats, tempo). A song's folder appears atomically, so an
 interrupted render resumes where it stopped and a trainer can read the cache while it grows.
-Deterministic from `--seed`. Splits: `train` (training soundfonts), `val` (unseen songs and
-works, training soundfonts) and `val_timbre` (the same unseen songs, TimGM6mb only).
+The songs, their stems and the soundfont draws are deterministic from `--seed`; the samples
+can differ slightly between renders (FluidSynth starts notes on 64-sample blocks counted from
+the synth's creation, so what was rendered before a song in the same process matters).
+Splits: `train` (training soundfonts), `val` (unseen songs and works, training soundfonts)
+and `val_timbre` (the same unseen songs, TimGM6mb only).
 """
 
 from __future__ import annotations
