@@ -43,10 +43,12 @@ def is_validation(path: str, fraction: float = 0.1) -> bool:
 
 def load_work(path: str, rng: random.Random, name: str) -> SymbolicSong | None:
     """Parse a corpus work into stems, one per part; None if it has < 2 usable parts."""
-    from music21 import converter
+    from music21 import converter, stream
 
     score = converter.parse(path)
-    parts = [p for p in score.parts]
+    if isinstance(score, stream.Opus):  # e.g. abc files holding one score per voice
+        score = score.mergeScores()
+    parts = list(score.parts)
     tempo = rng.uniform(60, 100) if "bach" in path else rng.uniform(60, 130)
     beat = 60.0 / tempo  # seconds per quarter note
     ensemble = rng.choice(list(ENSEMBLES) + ["random"])
