@@ -155,7 +155,6 @@ def main(argv: list[str] | None = None) -> None:
             if metrics[cfg.select_on] > best:
                 best = metrics[cfg.select_on]
                 save_pretrained(raw_model, out / "best", model_card=json.dumps(history[-1]))
-        if master and (step % cfg.eval_every == 0 or step == cfg.max_steps):
             _save_checkpoint(ckpt_path, raw_model, opt, step, best, history, cfg)
         if ddp:
             dist.barrier()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from evaluation.retrieval import accuracy_at_k, hard_accuracy
+from phalar_metric.functional import embed_windows
 from phalar_metric.model import PhaLar
 
 from .sampler import Batch, PairSampler
@@ -28,18 +29,10 @@ def eval_pairs(songs: list[Song], window: int, n_pairs: int, n_groups: int, seed
 
 
 @torch.inference_mode()
-def embed_all(model: PhaLar, wav: np.ndarray, batch_size: int = 64) -> torch.Tensor:
-    """Embeddings `[N, n]` of waveforms `[N, samples]`, in eval mode."""
-    model.eval()
-    device = next(model.parameters()).device
-    return torch.cat([model.embed(torch.from_numpy(wav[i : i + batch_size]).to(device))
-                      for i in range(0, len(wav), batch_size)])
-
-
-@torch.inference_mode()
 def score_pairs(model: PhaLar, batch: Batch) -> np.ndarray:
     """`[B, B]` scores, context i vs target j."""
-    return model.score(embed_all(model, batch.context), embed_all(model, batch.target)).cpu().numpy()
+    ex, ey = (embed_windows(model, wav, batch_size=64) for wav in (batch.context, batch.target))
+    return model.score(ex, ey).cpu().numpy()
 
 
 @dataclass
@@ -54,6 +47,7 @@ class ValidationSet:
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
         """{"val/acc@K": ..., "val/hard@8": ..., "val_timbre/...": ...}."""
+        model.eval()
         out = {}
         for split, (pairs, groups) in self.sets.items():
             for k, acc in accuracy_at_k(score_pairs(model, pairs), pairs.song, KS).items():
