@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from training.sampler import Batch
-from training.sources.base import SAMPLE_RATE
+from training.sources.base import SAMPLE_RATE, Song
 from training.validation import eval_pairs, score_pairs
 
 from . import baseline
@@ -56,6 +56,9 @@ def get_parser() -> argparse.ArgumentParser:
 def add_pair_args(p: argparse.ArgumentParser) -> None:
     """The evaluation set: `--split`, `--pairs`, `--groups`, `--trials`, `--seed` (shared with the ablations)."""
     p.add_argument("--split", default="val_timbre", help="the evaluated split (default: val_timbre)")
+    p.add_argument("--songs", action="append", default=[], metavar="PREFIX",
+                   help="keep only songs whose name starts with PREFIX, e.g. procedural/ or corpus/bach/ "
+                        "(repeatable; applies to the tuning split too)")
     p.add_argument("--pairs", type=int, default=512, help="random (context, target) pairs (default: 512)")
     p.add_argument("--groups", type=int, default=32, help="same-song groups of 8 pairs for hard@8 (default: 32)")
     p.add_argument("--trials", type=int, default=2000, help="seeded trials per K (default: 2000)")
@@ -93,7 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                              f"{seconds:g} s (--seconds): evaluate it in a separate run")
 
     def pair_sets(split: str) -> tuple[Batch, Batch]:
-        return eval_pairs(songs_from(args.source, split), window, args.pairs, args.groups, args.pair_seed)
+        songs = select_songs(songs_from(args.source, split), args.songs, split)
+        return eval_pairs(songs, window, args.pairs, args.groups, args.pair_seed)
 
     pairs, groups = pair_sets(args.split)
 
@@ -102,7 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     results = {name: metrics(score_pairs(m, pairs), score_pairs(m, groups)) for name, m in models.items()}
     out: dict[str, Any] = {
-        "split": args.split, "sources": args.source, "seconds": seconds, "pairs": len(pairs.song),
+        "split": args.split, "song_prefixes": args.songs, "sources": args.source, "seconds": seconds, "pairs": len(pairs.song),
         "groups": len(np.unique(groups.group)), "songs": len(np.unique(pairs.song)), "trials": args.trials,
         "seed": args.seed, "pair_seed": args.pair_seed,
         "models": {name: {"model": spec, "revision": args.revision, "config": models[name].config.to_dict()}
@@ -115,6 +119,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["baseline"] = {"weights": {"chroma": weights[0], "onset": weights[1]}, "tuned_on": tuned_on}
     out["results"] = results
     return out
+
+
+def select_songs(songs: list[Song], prefixes: list[str], split: str) -> list[Song]:
+    """The songs whose name starts with one of `prefixes` (all of them if none are given)."""
+    if not prefixes:
+        return songs
+    kept = [s for s in songs if s.name.startswith(tuple(prefixes))]
+    if not kept:
+        raise ValueError(f"No song of split {split!r} starts with {prefixes} (names look like {songs[0].name!r})")
+    return kept
 
 
 def _baseline_weights(args: argparse.Namespace, pair_sets: Callable[[str], tuple[Batch, Batch]],

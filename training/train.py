@@ -48,7 +48,8 @@ class TrainConfig:
     init_from: str = "scratch"  # used only when out_dir has no checkpoint
     max_steps: int = 900
     batch_size: int = 32  # pairs per process per step
-    lr: float = 1e-4  # AdamW peak; 5e-4 and above collapsed to input-independent embeddings here
+    lr: float = 1e-3  # AdamW peak of every parameter but W
+    score_lr_scale: float = 0.02  # W's lr multiplier: at the full lr, W's ~init_scale/n entries blew up (collapse)
     min_lr_ratio: float = 0.05
     warmup_steps: int = 50
     weight_decay: float = 0.01
@@ -98,10 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         model = load_pretrained(default_weights_dir() if cfg.init_from == "package" else cfg.init_from)
     model.to(device).train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    opt = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
     step, best, history = 0, -1.0, []
     if ckpt is not None:
         opt.load_state_dict(ckpt["optimizer"])
@@ -128,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)
         batch = sampler.batch(rng, cfg.batch_size)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr_at(step, cfg) * group["lr_scale"]
         scores = model(torch.from_numpy(batch.context).to(device), torch.from_numpy(batch.target).to(device))
         loss = info_nce(scores, cfg.label_smoothing)  # scores [B, B]: context i vs target j
         opt.zero_grad(set_to_none=True)
@@ -160,6 +158,18 @@ def main(argv: list[str] | None = None) -> None:
             dist.barrier()
     if ddp:
         dist.destroy_process_group()
+
+
+def _param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups: matrices with weight decay, vectors without, the score matrix W apart
+    (an Adam step moves every entry by ~lr, large against W's ~init_scale/n entries)."""
+    named = list(model.named_parameters())
+    score = [p for n, p in named if n == "similarity.weight"]
+    decay = [p for n, p in named if p.ndim >= 2 and n != "similarity.weight"]
+    no_decay = [p for n, p in named if p.ndim < 2]
+    return [{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+            {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
+            {"params": score, "weight_decay": 0.0, "lr_scale": cfg.score_lr_scale}]
 
 
 def _append_csv(path: Path, row: dict) -> None:

@@ -11,8 +11,9 @@ import pytest
 from fake_data import write_rendered_cache
 
 from evaluation.retrieval import accuracy_at_k, expected_accuracy_at_k, retrieval_metrics
-from evaluation.retrieval_benchmark import BASELINE, main
+from evaluation.retrieval_benchmark import BASELINE, main, select_songs
 from phalar_metric import load_pretrained
+from training.sources import load_songs
 from training.validation import ValidationSet
 
 
@@ -106,3 +107,15 @@ def test_user_errors_are_one_line(extra: list[str], message: str, rendered_root:
         main(argv + extra)
     err = capsys.readouterr().err
     assert exit_info.value.code == 1 and message in err and err.count("\n") == 1
+
+
+def test_songs_prefix_keeps_only_matching_songs(rendered_root: Path) -> None:
+    """`--songs` narrows the evaluated (and tuning) songs; a prefix matching none is a clear error."""
+    common = ["--no-baseline", "--source", f"rendered:{rendered_root}", "--split", "val_timbre", "--groups", "1"]
+    with pytest.raises(SystemExit):
+        main(["--songs", "corpus/bach/", *common])
+    names = sorted(p.name for p in (rendered_root / "val_timbre" / "procedural").iterdir())
+    songs = load_songs(["rendered"], str(rendered_root), "val_timbre")
+    kept = select_songs(songs, [f"procedural/{names[0]}", f"procedural/{names[1]}"], "val_timbre")
+    assert [s.name for s in kept] == [f"procedural/{n}" for n in names[:2]]
+    assert select_songs(songs, [], "val_timbre") == songs

@@ -59,6 +59,18 @@ def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytes
     assert a["history"][-1] == {**b["history"][-1], "time": a["history"][-1]["time"]}
 
 
+@pytest.mark.parametrize("model", [{}, {"pooling": "gap", "head": "real"}, {"similarity": "cosine"}])
+def test_param_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -> None:
+    net = PhaLar(PhaLarConfig.from_dict({**TINY_MODEL, **model}))
+    cfg = train.TrainConfig(score_lr_scale=0.02)
+    groups = train._param_groups(net, cfg)
+    grouped = [id(p) for g in groups for p in g["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in net.parameters())
+    scaled = [p for g in groups if g["lr_scale"] != 1.0 for p in g["params"]]
+    expected = [] if model.get("similarity") == "cosine" else [net.similarity.weight]
+    assert [id(p) for p in scaled] == [id(p) for p in expected]
+
+
 def test_unknown_model_key_is_a_value_error(rendered_root: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bogus"):
         train.main(train_args(rendered_root, tmp_path / "run", 1, model={**TINY_MODEL, "bogus": 1}))
