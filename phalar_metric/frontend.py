@@ -92,8 +92,10 @@ class Frontend(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """`wav` `[B, samples]` -> log-magnitude `[B, F, T]` in [0, 1]."""
-        # CQT2010v2's early downsampling rounds the length up: drop the frame past the end it can add
-        mag = self.magnitude(wav.float())[..., : wav.shape[-1] // self.hop_length + 1]
+        # float32 even under autocast: the dB scale of quiet bins needs it
+        with torch.autocast(wav.device.type, enabled=False):
+            # CQT2010v2's early downsampling rounds the length up: drop the frame past the end it can add
+            mag = self.magnitude(wav.float())[..., : wav.shape[-1] // self.hop_length + 1]
         peak = mag.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
         # the floor is relative to the peak (top_db below it), so quiet clips keep gain invariance
         db = 20.0 * torch.log10((mag / peak).clamp_min(10.0 ** (-self.top_db / 20.0)))

@@ -107,3 +107,14 @@ def test_kernels_are_rebuilt_not_stored(kind: str) -> None:
     assert buffers_a and buffers_a.keys() == buffers_b.keys()
     for name, buf in buffers_a.items():
         assert torch.equal(buf, buffers_b[name]), name
+
+
+@pytest.mark.parametrize("kind", ["cqt", "mel"])
+def test_autocast_leaves_the_front_end_float32(kind: str) -> None:
+    """Under bf16 autocast (mixed-precision training) the front-end still computes in float32."""
+    frontend = Frontend(tiny_config(frontend=kind))
+    wav = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0)) * 0.1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = frontend(wav)
+    assert mixed.dtype == torch.float32
+    assert torch.equal(mixed, frontend(wav))

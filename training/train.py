@@ -65,6 +65,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     threads: int = 2
+    amp: str = "none"  # "bf16": autocast the backbone and heads to bfloat16 (~1.45x faster on a CPU with AMX)
     model: dict = field(default_factory=dict)  # PhaLarConfig overrides (ablations)
 
 
@@ -78,6 +79,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_overrides(TrainConfig, sys.argv[1:] if argv is None else argv)
+    if cfg.amp not in ("none", "bf16"):
+        raise ValueError(f"`amp` must be 'none' or 'bf16', got {cfg.amp!r}")
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if ddp:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -127,8 +130,9 @@ def main(argv: list[str] | None = None) -> None:
         batch = sampler.batch(rng, cfg.batch_size)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg) * group["lr_scale"]
-        scores = model(torch.from_numpy(batch.context).to(device), torch.from_numpy(batch.target).to(device))
-        loss = info_nce(scores, cfg.label_smoothing)  # scores [B, B]: context i vs target j
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+            scores = model(torch.from_numpy(batch.context).to(device), torch.from_numpy(batch.target).to(device))
+        loss = info_nce(scores.float(), cfg.label_smoothing)  # scores [B, B]: context i vs target j
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

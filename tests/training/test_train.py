@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -69,6 +70,19 @@ def test_param_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -
     scaled = [p for g in groups if g["lr_scale"] != 1.0 for p in g["params"]]
     expected = [] if model.get("similarity") == "cosine" else [net.similarity.weight]
     assert [id(p) for p in scaled] == [id(p) for p in expected]
+
+
+def test_bf16_autocast_trains_and_logs_a_finite_loss(rendered_root: Path, tmp_path: Path) -> None:
+    train.main(train_args(rendered_root, tmp_path / "run", 2, amp="bf16"))
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    assert len(rows) == 2 and all(math.isfinite(float(r.split(",")[1])) for r in rows)
+    weights = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)["model"]
+    assert all(w.dtype == torch.float32 for w in weights.values())  # autocast leaves the parameters float32
+
+
+def test_unknown_amp_is_a_value_error(rendered_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="amp"):
+        train.main(train_args(rendered_root, tmp_path / "run", 1, amp="fp8"))
 
 
 def test_unknown_model_key_is_a_value_error(rendered_root: Path, tmp_path: Path) -> None:
