@@ -12,7 +12,7 @@ Measured, all with `--threads` CPU threads (torch and numpy) on `--device`:
    candidates by `functional.window_score_matrix` (the matrix products): ms per trial;
 3. training throughput, clips per second of a training step (2 clips per pair: forward of
    context and target, InfoNCE, backward, gradient clipping, AdamW as in training/train.py)
-   of the default model and of the GAP ablation.
+   of the default model and of the GAP ablation, in float32 and under bf16 autocast (`--amp=bf16`).
 Times are medians over `--repeats` after one warm-up; the JSON has every repeat's wall and
 CPU seconds.
 """
@@ -20,6 +20,7 @@ CPU seconds.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from typing import Any, Sequence
 
@@ -31,7 +32,7 @@ from phalar_metric.functional import window_score_matrix
 from phalar_metric.metric import PhaLarScore
 from phalar_metric.model import PhaLar, count_parameters
 from training.loss import info_nce
-from training.train import TrainConfig
+from training.train import TrainConfig, param_groups
 
 from .cocola_reference import CocolaStyle
 from .cocola_reference import count_parameters as cocola_parameters
@@ -134,23 +135,22 @@ def retrieval_cost(model: PhaLar, clips: np.ndarray, k: int, trials: int, batch:
 
 
 def training_throughput(clips: np.ndarray, batch: int, steps: int, device: str) -> list[dict[str, Any]]:
-    """Clips per second of training steps of each of `TRAIN_VARIANTS` on `batch` pairs of `clips`."""
+    """Clips per second of training steps of each of `TRAIN_VARIANTS` on `batch` pairs of `clips`,
+    in float32 and under bfloat16 autocast (`training.train --amp=bf16`)."""
     cfg = TrainConfig()
     idx = np.arange(batch) % len(clips)
     context = torch.from_numpy(clips[idx]).to(device)  # [B, samples]
     target = torch.from_numpy(clips[(idx + 1) % len(clips)]).to(device)
     rows = []
-    for name, overrides in TRAIN_VARIANTS.items():
+    for (name, overrides), amp in itertools.product(TRAIN_VARIANTS.items(), ("none", "bf16")):
         torch.manual_seed(0)
         model = PhaLar(PhaLarConfig.from_dict(overrides)).to(device).train()
-        decay = [p for p in model.parameters() if p.ndim >= 2]
-        no_decay = [p for p in model.parameters() if p.ndim < 2]
-        opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
-        )
+        opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
 
         def step() -> None:
-            loss = info_nce(model(context, target), cfg.label_smoothing)
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp == "bf16"):
+                scores = model(context, target)
+            loss = info_nce(scores.float(), cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -158,7 +158,7 @@ def training_throughput(clips: np.ndarray, batch: int, steps: int, device: str) 
 
         timing = measure(step, steps, device)
         rows.append({
-            "model": name, "config": overrides, "parameters": count_parameters(model), "pairs": batch,
+            "model": name, "amp": amp, "config": overrides, "parameters": count_parameters(model), "pairs": batch,
             "step_s": timing.seconds, "clips_per_s": 2 * batch / timing.seconds, "timing": timing.to_dict(),
         })  # fmt: skip
     return rows
@@ -170,7 +170,7 @@ def report(result: dict[str, Any]) -> str:
     emb = [[r["batch"], r["phalar_public_clips_per_s"], r["phalar_raw_clips_per_s"], r["cocola_style_clips_per_s"],
             r["ratio_public"], r["ratio_raw"]] for r in result["embedding"]]  # fmt: skip
     ret = result["retrieval"]
-    train = [[r["model"], f"{r['parameters']:,}", r["pairs"], r["step_s"], r["clips_per_s"]]
+    train = [[r["model"], r["amp"], f"{r['parameters']:,}", r["pairs"], r["step_s"], r["clips_per_s"]]
              for r in result["training"]]  # fmt: skip
     return (
         "## Speed\n\n" + environment_lines(env)
@@ -185,7 +185,7 @@ def report(result: dict[str, Any]) -> str:
         + markdown_table(["embed pool (s)", "matrix products (ms/trial)"],
                          [[ret["embed_pool_s"], ret["ms_per_trial"]]], digits=3)  # fmt: skip
         + "\n### Training step (AdamW, InfoNCE; 2 clips per pair)\n\n"
-        + markdown_table(["model", "parameters", "pairs", "s/step", "clips/s"], train)
+        + markdown_table(["model", "amp", "parameters", "pairs", "s/step", "clips/s"], train)
     )
 
 

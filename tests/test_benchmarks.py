@@ -31,7 +31,7 @@ def test_speed_runs_and_reports(tiny_checkpoint: Path, tmp_path: Path, capsys: p
     row = result["embedding"][0]
     assert row["ratio_public"] == pytest.approx(row["phalar_public_clips_per_s"] / row["cocola_style_clips_per_s"])
     assert result["retrieval"]["k"] == 4 and result["retrieval"]["ms_per_trial"] > 0
-    assert [r["model"] for r in result["training"]] == ["default", "gap"]
+    assert [r["model"] for r in result["training"]] == ["default", "default", "gap", "gap"]
     text = capsys.readouterr().out
     assert f"checkpoint {tiny_checkpoint}" in text and "| batch | PhaLarScore.embed |" in text
 

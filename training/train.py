@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         model = load_pretrained(default_weights_dir() if cfg.init_from == "package" else cfg.init_from)
     model.to(device).train()
-    opt = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
+    opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     step, best, history = 0, -1.0, []
     if ckpt is not None:
         opt.load_state_dict(ckpt["optimizer"])
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         dist.destroy_process_group()
 
 
-def _param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
+def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
     """AdamW groups: matrices with weight decay, vectors without, the score matrix W apart
     (an Adam step moves every entry by ~lr, large against W's ~init_scale/n entries)."""
     named = list(model.named_parameters())

@@ -61,10 +61,10 @@ def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.mark.parametrize("model", [{}, {"pooling": "gap", "head": "real"}, {"similarity": "cosine"}])
-def test_param_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -> None:
+def testparam_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -> None:
     net = PhaLar(PhaLarConfig.from_dict({**TINY_MODEL, **model}))
     cfg = train.TrainConfig(score_lr_scale=0.02)
-    groups = train._param_groups(net, cfg)
+    groups = train.param_groups(net, cfg)
     grouped = [id(p) for g in groups for p in g["params"]]
     assert sorted(grouped) == sorted(id(p) for p in net.parameters())
     scaled = [p for g in groups if g["lr_scale"] != 1.0 for p in g["params"]]
