@@ -106,9 +106,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     results = {name: metrics(score_pairs(m, pairs), score_pairs(m, groups)) for name, m in models.items()}
     out: dict[str, Any] = {
-        "split": args.split, "song_prefixes": args.songs, "sources": args.source, "seconds": seconds, "pairs": len(pairs.song),
-        "groups": len(np.unique(groups.group)), "songs": len(np.unique(pairs.song)), "trials": args.trials,
-        "seed": args.seed, "pair_seed": args.pair_seed,
+        "split": args.split, "song_prefixes": args.songs, "sources": args.source, "seconds": seconds,
+        "pairs": len(pairs.song), "groups": len(np.unique(groups.group)), "songs": len(np.unique(pairs.song)),
+        "trials": args.trials, "seed": args.seed, "pair_seed": args.pair_seed,
         "models": {name: {"model": spec, "revision": args.revision, "config": models[name].config.to_dict()}
                    for name, spec in zip(names, args.model)},
     }  # fmt: skip
@@ -125,7 +125,8 @@ def select_songs(songs: list[Song], prefixes: list[str], split: str) -> list[Son
     """The songs whose name starts with one of `prefixes` (all of them if none are given)."""
     if not prefixes:
         return songs
-    kept = [s for s in songs if s.name.startswith(tuple(prefixes))]
+    starts = tuple(prefixes)
+    kept = [s for s in songs if s.name.startswith(starts)]
     if not kept:
         raise ValueError(f"No song of split {split!r} starts with {prefixes} (names look like {songs[0].name!r})")
     return kept

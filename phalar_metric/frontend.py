@@ -39,6 +39,8 @@ class StridedLowpass(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`x` `[B, samples]` -> `[B, (samples + 2 * pad - n_taps) // stride + 1]`."""
         n_out = (x.shape[-1] + 2 * self.pad - self.n_taps) // self.stride + 1
+        if n_out < 1:
+            raise ValueError(f"StridedLowpass needs at least {self.n_taps - 2 * self.pad} samples, got {x.shape[-1]}")
         # one spare block of right padding so the windows cover every output; the excess is cut
         x = F.pad(x, (self.pad, self.pad + self.stride * self.block))
         windows = x.unfold(-1, self.matrix.shape[0], self.stride * self.block)  # [B, blocks, window]
@@ -92,7 +94,7 @@ class Frontend(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """`wav` `[B, samples]` -> log-magnitude `[B, F, T]` in [0, 1]."""
-        # float32 even under autocast: the dB scale of quiet bins needs it
+        # float32 even under autocast (the dB scale of quiet bins needs it); TF32 on CUDA is not excluded
         with torch.autocast(wav.device.type, enabled=False):
             # CQT2010v2's early downsampling rounds the length up: drop the frame past the end it can add
             mag = self.magnitude(wav.float())[..., : wav.shape[-1] // self.hop_length + 1]
@@ -107,6 +109,8 @@ class Frontend(nn.Module):
         The CQT is `CQT2010v2.forward` (Magnitude, librosa normalisation) step for step, with its
         kernels and buffers; only its downsampling conv1d runs as `StridedLowpass`.
         """
+        if wav.ndim != 2:
+            raise ValueError(f"Frontend expects `wav` of shape [batch, samples], got {tuple(wav.shape)}")
         if not self.is_cqt:
             return self.spec(wav)
         spec = self.spec

@@ -82,7 +82,15 @@ class Similarity(nn.Module):
         return (w + w.conj().transpose(0, 1)) / 2 if symmetric else w
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
-        """Score matrix `[Bx, By]` between embeddings `x` `[Bx, n]` and `y` `[By, n]`."""
+        """Score matrix `[Bx, By]` between embeddings `x` `[Bx, n]` and `y` `[By, n]`.
+
+        Always float32 (complex64): under bf16 autocast the real heads' logits would be rounded
+        to steps of 1/16 at the initial scale of 10.
+        """
+        with torch.autocast(x.device.type, enabled=False):
+            return self._score(x if x.is_complex() else x.float(), y if y.is_complex() else y.float(), symmetric)
+
+    def _score(self, x: torch.Tensor, y: torch.Tensor, symmetric: bool) -> torch.Tensor:
         if self.kind == "cosine":
             n = x.shape[-1]  # unit-RMS rows have squared norm n
             return (x.conj() @ y.transpose(0, 1)).real * (self.log_scale.exp() / n)

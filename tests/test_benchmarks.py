@@ -31,7 +31,8 @@ def test_speed_runs_and_reports(tiny_checkpoint: Path, tmp_path: Path, capsys: p
     row = result["embedding"][0]
     assert row["ratio_public"] == pytest.approx(row["phalar_public_clips_per_s"] / row["cocola_style_clips_per_s"])
     assert result["retrieval"]["k"] == 4 and result["retrieval"]["ms_per_trial"] > 0
-    assert [r["model"] for r in result["training"]] == ["default", "default", "gap", "gap"]
+    assert [(r["model"], r["amp"]) for r in result["training"]] == [
+        ("default", "none"), ("default", "bf16"), ("gap", "none"), ("gap", "bf16")]
     text = capsys.readouterr().out
     assert f"checkpoint {tiny_checkpoint}" in text and "| batch | PhaLarScore.embed |" in text
 

@@ -66,3 +66,15 @@ def test_strided_lowpass_is_strided_conv1d(stride: int, samples: int) -> None:
     fast = StridedLowpass(taps, stride)(x)
     assert fast.shape == ref.shape
     assert (fast - ref).abs().max() < REL_TOL * ref.abs().max()
+
+
+def test_strided_lowpass_rejects_inputs_without_an_output() -> None:
+    layer = StridedLowpass(torch.ones(5), stride=2)
+    assert layer(torch.ones(1, 1)).shape == (1, 1)  # conv1d with padding 2 gives one output too
+    with pytest.raises(ValueError, match="at least 1 samples, got 0"):
+        layer(torch.ones(1, 0))
+
+
+def test_frontend_names_a_wrong_shape() -> None:
+    with pytest.raises(ValueError, match=r"\[batch, samples\], got \(16000,\)"):
+        frontend("tiny")(torch.zeros(16000))

@@ -202,3 +202,17 @@ def test_initial_self_score_is_init_scale(kind: str, config: PhaLarConfig) -> No
     with torch.no_grad():
         self_scores = torch.diagonal(sim(x, x))
     torch.testing.assert_close(self_scores, torch.full((4,), config.init_scale), rtol=0.05, atol=0)
+
+
+@pytest.mark.parametrize("head", ["complex", "magnitude"])
+def test_scores_are_float32_under_bf16_autocast(head: str) -> None:
+    """Mixed-precision training: the score is computed in full precision, as outside autocast."""
+    sim = similarity("hermitian", seed=0, head=head)
+    n = sim.weight.shape[0]
+    x, y = (crandn(s, 4, n) if head == "complex" else torch.randn(4, n, generator=torch.Generator().manual_seed(s))
+            for s in (1, 2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = sim(x.to(torch.bfloat16) if head != "complex" else x, y)
+    assert mixed.dtype == torch.float32
+    expected = sim(x.to(torch.bfloat16).float() if head != "complex" else x, y)
+    torch.testing.assert_close(mixed, expected)

@@ -48,8 +48,9 @@ class TrainConfig:
     init_from: str = "scratch"  # used only when out_dir has no checkpoint
     max_steps: int = 900
     batch_size: int = 32  # pairs per process per step
-    lr: float = 1e-3  # AdamW peak of every parameter but W
-    score_lr_scale: float = 0.02  # W's lr multiplier: at the full lr, W's ~init_scale/n entries blew up (collapse)
+    lr: float = 1e-3  # AdamW peak of every parameter but W (the GAP ablation collapses here: use 2e-4)
+    score_lr_scale: float = 0.02  # W's lr multiplier: at the full lr, W's small entries blew up (collapse)
+    score_weight_decay: float = 0.0  # W's weight decay (session 1's run: 0.01, with score_lr_scale=1)
     min_lr_ratio: float = 0.05
     warmup_steps: int = 50
     weight_decay: float = 0.01
@@ -65,7 +66,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     threads: int = 2
-    amp: str = "none"  # "bf16": autocast the backbone and heads to bfloat16 (~1.45x faster on a CPU with AMX)
+    amp: str = "none"  # "bf16": autocast to bfloat16 (~1.45x faster on a CPU with AMX); front-end and score stay fp32
     model: dict = field(default_factory=dict)  # PhaLarConfig overrides (ablations)
 
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     step, best, history = 0, -1.0, []
     if ckpt is not None:
-        opt.load_state_dict(ckpt["optimizer"])
+        _load_optimizer(opt, ckpt["optimizer"], ckpt_path)
         step, best, history = ckpt["step"], ckpt["best"], ckpt["history"]
     raw_model = model
     if ddp:
@@ -165,15 +166,29 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
-    """AdamW groups: matrices with weight decay, vectors without, the score matrix W apart
-    (an Adam step moves every entry by ~lr, large against W's ~init_scale/n entries)."""
+    """AdamW groups: matrices with weight decay, vectors without, and the score matrix W apart
+    with `score_lr_scale` and `score_weight_decay` (an Adam step moves every entry by ~lr,
+    large against W's initial entries, ~init_scale/n on the diagonal)."""
     named = list(model.named_parameters())
     score = [p for n, p in named if n == "similarity.weight"]
     decay = [p for n, p in named if p.ndim >= 2 and n != "similarity.weight"]
     no_decay = [p for n, p in named if p.ndim < 2]
     return [{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
             {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
-            {"params": score, "weight_decay": 0.0, "lr_scale": cfg.score_lr_scale}]
+            {"params": score, "weight_decay": cfg.score_weight_decay, "lr_scale": cfg.score_lr_scale}]
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, state: dict, path: Path) -> None:
+    """Resume the optimiser's moments; its group settings (lr scale, weight decay) stay those of
+    the current config. A checkpoint from another grouping is refused with a clear error."""
+    if len(state["param_groups"]) != len(opt.param_groups):
+        raise ValueError(f"{path} holds {len(state['param_groups'])} optimiser parameter groups, this trainer "
+                         f"uses {len(opt.param_groups)} (an older trainer wrote it): use a new out_dir, with "
+                         "--init_from=DIR_OF_ITS_best to start from its weights")
+    settings = [{k: g[k] for k in ("weight_decay", "lr_scale")} for g in opt.param_groups]
+    opt.load_state_dict(state)
+    for group, kept in zip(opt.param_groups, settings):
+        group.update(kept)
 
 
 def _append_csv(path: Path, row: dict) -> None:

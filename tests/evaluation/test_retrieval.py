@@ -109,13 +109,20 @@ def test_user_errors_are_one_line(extra: list[str], message: str, rendered_root:
     assert exit_info.value.code == 1 and message in err and err.count("\n") == 1
 
 
-def test_songs_prefix_keeps_only_matching_songs(rendered_root: Path) -> None:
+def test_songs_prefix_keeps_only_matching_songs(rendered_root: Path, tiny_checkpoint: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
     """`--songs` narrows the evaluated (and tuning) songs; a prefix matching none is a clear error."""
     common = ["--no-baseline", "--source", f"rendered:{rendered_root}", "--split", "val_timbre", "--groups", "1"]
-    with pytest.raises(SystemExit):
-        main(["--songs", "corpus/bach/", *common])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(tiny_checkpoint), "--songs", "corpus/bach/", *common])
+    assert exit_info.value.code == 1
+    assert "No song of split 'val_timbre' starts with ['corpus/bach/']" in capsys.readouterr().err
     names = sorted(p.name for p in (rendered_root / "val_timbre" / "procedural").iterdir())
     songs = load_songs(["rendered"], str(rendered_root), "val_timbre")
     kept = select_songs(songs, [f"procedural/{names[0]}", f"procedural/{names[1]}"], "val_timbre")
     assert [s.name for s in kept] == [f"procedural/{n}" for n in names[:2]]
     assert select_songs(songs, [], "val_timbre") == songs
+    # end to end: the pairs come from the kept songs only
+    result = main(["--model", str(tiny_checkpoint), "--songs", f"procedural/{names[0]}", "--songs",
+                   f"procedural/{names[1]}", *common[:-2], "--groups", "1", "--pairs", "8", "--ks", "2"])
+    assert result["songs"] == 2 and result["song_prefixes"] == [f"procedural/{n}" for n in names[:2]]

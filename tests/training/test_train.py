@@ -61,7 +61,7 @@ def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.mark.parametrize("model", [{}, {"pooling": "gap", "head": "real"}, {"similarity": "cosine"}])
-def testparam_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -> None:
+def test_param_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -> None:
     net = PhaLar(PhaLarConfig.from_dict({**TINY_MODEL, **model}))
     cfg = train.TrainConfig(score_lr_scale=0.02)
     groups = train.param_groups(net, cfg)
@@ -72,12 +72,44 @@ def testparam_groups_cover_every_parameter_once_and_scale_only_w(model: dict) ->
     assert [id(p) for p in scaled] == [id(p) for p in expected]
 
 
-def test_bf16_autocast_trains_and_logs_a_finite_loss(rendered_root: Path, tmp_path: Path) -> None:
+def test_bf16_autocast_trains_and_logs_a_finite_loss(rendered_root: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    dtypes = []
+    forward = PhaLar.embed
+
+    def spy(self: PhaLar, wav: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            dtypes.append((self.frontend(wav).dtype, self.backbone(self.frontend(wav)).dtype))
+        return forward(self, wav)
+
+    monkeypatch.setattr(PhaLar, "embed", spy)
     train.main(train_args(rendered_root, tmp_path / "run", 2, amp="bf16"))
+    assert dtypes and set(dtypes) == {(torch.float32, torch.bfloat16)}  # front-end fp32, backbone bf16
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
     assert len(rows) == 2 and all(math.isfinite(float(r.split(",")[1])) for r in rows)
-    weights = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)["model"]
-    assert all(w.dtype == torch.float32 for w in weights.values())  # autocast leaves the parameters float32
+
+
+def test_score_lr_scale_and_decay_reach_the_optimiser_and_survive_a_resume(rendered_root: Path,
+                                                                           tmp_path: Path) -> None:
+    args = train_args(rendered_root, tmp_path / "run", 2, score_lr_scale=0.25, score_weight_decay=0.5)
+    train.main(args)
+    cfg = train.TrainConfig(max_steps=2, warmup_steps=2)  # the schedule of train_args
+    groups = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)["optimizer"]["param_groups"]
+    assert groups[2]["lr"] == pytest.approx(train.lr_at(1, cfg) * 0.25)
+    assert (groups[0]["weight_decay"], groups[2]["weight_decay"]) == (0.01, 0.5)
+    # resumed with other group settings: the command line wins over the checkpoint
+    train.main(train_args(rendered_root, tmp_path / "run", 4, score_lr_scale=0.5, score_weight_decay=0.0))
+    groups = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)["optimizer"]["param_groups"]
+    assert groups[2]["lr_scale"] == 0.5 and groups[2]["weight_decay"] == 0.0
+
+
+def test_a_checkpoint_of_another_optimiser_grouping_is_refused(rendered_root: Path, tmp_path: Path) -> None:
+    train.main(train_args(rendered_root, tmp_path / "run", 2))
+    ckpt = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)
+    ckpt["optimizer"]["param_groups"] = ckpt["optimizer"]["param_groups"][:2]  # as the session-1 trainer wrote
+    torch.save(ckpt, tmp_path / "run" / "ckpt.pt")
+    with pytest.raises(ValueError, match="2 optimiser parameter groups, this trainer uses 3"):
+        train.main(train_args(rendered_root, tmp_path / "run", 4))
 
 
 def test_unknown_amp_is_a_value_error(rendered_root: Path, tmp_path: Path) -> None:
