@@ -20,6 +20,7 @@ CPU seconds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import time
 from typing import Any, Sequence
@@ -31,8 +32,7 @@ from phalar_metric.config import PhaLarConfig
 from phalar_metric.functional import window_score_matrix
 from phalar_metric.metric import PhaLarScore
 from phalar_metric.model import PhaLar, count_parameters
-from training.loss import info_nce
-from training.train import TrainConfig, param_groups
+from training.train import TrainConfig, pair_loss, param_groups
 
 from .cocola_reference import CocolaStyle
 from .cocola_reference import count_parameters as cocola_parameters
@@ -148,9 +148,7 @@ def training_throughput(clips: np.ndarray, batch: int, steps: int, device: str) 
         opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
 
         def step() -> None:
-            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp == "bf16"):
-                scores = model(context, target)
-            loss = info_nce(scores.float(), cfg.label_smoothing)
+            loss = pair_loss(model, context, target, dataclasses.replace(cfg, amp=amp))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -131,9 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         batch = sampler.batch(rng, cfg.batch_size)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg) * group["lr_scale"]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
-            scores = model(torch.from_numpy(batch.context).to(device), torch.from_numpy(batch.target).to(device))
-        loss = info_nce(scores.float(), cfg.label_smoothing)  # scores [B, B]: context i vs target j
+        loss = pair_loss(model, torch.from_numpy(batch.context).to(device), torch.from_numpy(batch.target).to(device),
+                         cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -163,6 +162,14 @@ def main(argv: list[str] | None = None) -> None:
             dist.barrier()
     if ddp:
         dist.destroy_process_group()
+
+
+def pair_loss(model: torch.nn.Module, context: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """InfoNCE over the `[B, B]` scores of `context` i vs `target` j (`[B, samples]` each),
+    the forward under bf16 autocast when `cfg.amp == "bf16"`."""
+    with torch.autocast(context.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+        scores = model(context, target)
+    return info_nce(scores.float(), cfg.label_smoothing)
 
 
 def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
