@@ -20,10 +20,14 @@ RELATIVE_DB = -35.0  # ... and within this of the loudest stem of the window
 
 @dataclass
 class Augment:
-    """Per-stem gain in dB (uniform in ±gain_db), and white noise at an SNR drawn in
-    `snr_db` with probability `noise_p`, independently for context and target."""
+    """Per-stem gain in dB (uniform in ±gain_db); with probability `eq_p` a random smooth
+    EQ (`random_eq`, ±eq_db) on the sum, so the model sees timbres its soundfonts lack; and
+    white noise at an SNR drawn in `snr_db` with probability `noise_p`. Context and target
+    are augmented independently."""
 
     gain_db: float = 6.0
+    eq_p: float = 0.5
+    eq_db: float = 9.0
     noise_p: float = 0.3
     snr_db: tuple[float, float] = (20.0, 50.0)
 
@@ -42,12 +46,25 @@ def split_stems(rng: np.random.Generator, active: np.ndarray) -> np.ndarray:
     return np.sort(rng.choice(active, size=k, replace=False))
 
 
+def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, n_points: int = 6) -> np.ndarray:
+    """`x` `[samples]` through a random zero-phase EQ: gains uniform in ±max_db at `n_points`
+    log-spaced frequencies from 50 Hz to Nyquist, linear in dB between them (flat outside).
+    Zero phase, so onsets stay where they are."""
+    spectrum = np.fft.rfft(x)
+    freqs = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    points = np.geomspace(50.0, SAMPLE_RATE / 2, n_points)
+    db = np.interp(np.log(np.maximum(freqs, 1.0)), np.log(points), rng.uniform(-max_db, max_db, n_points))
+    return np.fft.irfft(spectrum * 10 ** (db / 20), n=len(x))
+
+
 def mix(rng: np.random.Generator, stems: np.ndarray, augment: Augment | None) -> np.ndarray:
-    """Sum `[n, samples]` stems with random gains and optional noise -> `[samples]`."""
+    """Sum `[n, samples]` stems with random gains, EQ and noise -> `[samples]`."""
     if augment is None:
         return stems.sum(axis=0)
     gains = 10 ** (rng.uniform(-augment.gain_db, augment.gain_db, size=(len(stems), 1)) / 20)
     out = (stems * gains).sum(axis=0)
+    if rng.random() < augment.eq_p:
+        out = random_eq(rng, out, augment.eq_db)
     if rng.random() < augment.noise_p:
         power = np.mean(out**2) + 1e-12
         snr = rng.uniform(*augment.snr_db)

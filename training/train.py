@@ -34,7 +34,7 @@ from phalar_metric.model import PhaLar, count_parameters
 
 from .config_args import parse_overrides
 from .loss import info_nce
-from .sampler import PairSampler
+from .sampler import Augment, PairSampler
 from .sources import load_songs
 from .validation import ValidationSet
 
@@ -56,6 +56,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     label_smoothing: float = 0.05
+    eq_p: float = 0.5  # probability of a random ±9 dB EQ per context/target (timbre variety; session 2: 0)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
     group_size: int = 4
     eval_every: int = 150
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     while step < cfg.max_steps:
         if sampler is None or step % cfg.rescan_every == 0:
             sampler = PairSampler(load_songs(cfg.sources, cfg.data, "train"), window,
-                                  cfg.hard_fraction, cfg.group_size)
+                                  cfg.hard_fraction, cfg.group_size, Augment(eq_p=cfg.eq_p))
         # ---- one step: data and dropout randomness depend only on (seed, rank, step)
         rng = np.random.default_rng([cfg.seed, rank, step])
         torch.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)

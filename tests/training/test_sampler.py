@@ -7,7 +7,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from training.sampler import Augment, PairSampler, active_stems, mix, split_stems
+from training.sampler import Augment, PairSampler, active_stems, mix, random_eq, split_stems
 from training.sources.base import Song, pad_to
 
 WINDOW = 1600
@@ -119,7 +119,19 @@ def test_unusable_songs_raise() -> None:
 
 def test_mix_without_gain_or_noise_is_the_sum() -> None:
     stems = np.random.default_rng(0).standard_normal((3, 100)).astype(np.float32)
-    out = mix(np.random.default_rng(0), stems, Augment(gain_db=0.0, noise_p=0.0))
+    out = mix(np.random.default_rng(0), stems, Augment(gain_db=0.0, eq_p=0.0, noise_p=0.0))
     np.testing.assert_allclose(out, stems.sum(0), rtol=1e-6)
     noisy = mix(np.random.default_rng(0), stems, Augment(gain_db=6.0, noise_p=1.0))
     assert noisy.dtype == np.float32 and not np.allclose(noisy, stems.sum(0))
+
+
+def test_random_eq_changes_the_spectrum_within_its_range_and_keeps_onsets() -> None:
+    rng = np.random.default_rng(0)
+    x = np.zeros(16000)
+    x[8000] = 1.0  # an impulse: its spectrum is flat, so the output's spectrum is the EQ curve
+    y = random_eq(rng, x, max_db=9.0)
+    gain_db = 20 * np.log10(np.abs(np.fft.rfft(y)) / np.abs(np.fft.rfft(x)))
+    assert y.shape == x.shape and np.argmax(np.abs(y)) == 8000  # zero phase: the onset stays
+    assert gain_db.max() <= 9.0 + 1e-6 and gain_db.min() >= -9.0 - 1e-6 and np.ptp(gain_db) > 3.0
+    np.testing.assert_allclose(random_eq(np.random.default_rng(0), x, 9.0), y)  # a function of the rng
+    np.testing.assert_allclose(random_eq(rng, x, 0.0), x, atol=1e-12)  # 0 dB: unchanged
