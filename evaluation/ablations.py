@@ -10,8 +10,8 @@ Each variant is `training.train` (in this process) with `--model=<its PhaLarConf
 except a variant's own trainer arguments (`VARIANT_TRAIN_ARGS`: GAP's lower peak learning rate);
 its `best/` checkpoint is then scored by `evaluation.retrieval` (without the baseline).
 Resumable: a variant whose run reached --max-steps is not trained again (an unfinished one
-resumes from its checkpoint), and its scores are reused while the evaluation arguments and
-the checkpoint's step are unchanged (`RUNS/<variant>/retrieval.json`).
+resumes from its checkpoint), and its scores are reused while the evaluation arguments (except
+--threads) and the checkpoint's step are unchanged (`RUNS/<variant>/retrieval.json`).
 """
 
 from __future__ import annotations
@@ -96,16 +96,17 @@ def run_variant(name: str, base: dict[str, Any], args: argparse.Namespace) -> di
         train.main([f"--data={args.data}", f"--out_dir={run}", f"--max_steps={args.max_steps}", f"--model={config!r}",
                     f"--threads={args.threads}", *VARIANT_TRAIN_ARGS.get(name, []), *args.train_arg])  # fmt: skip
         step = _checkpoint_step(run, config)
-    eval_argv = ["--model", str(run), "--variant", name, "--source", f"rendered:{args.data}", "--split", args.split,
-                 "--pairs", str(args.pairs), "--groups", str(args.groups), "--trials", str(args.trials),
-                 "--seed", str(args.seed), "--threads", str(args.threads), "--no-baseline",
-                 *(a for prefix in args.songs for a in ("--songs", prefix))]  # fmt: skip
+    # the arguments that decide the scores (the cache key); --threads changes only the speed
+    scored_argv = ["--model", str(run), "--variant", name, "--source", f"rendered:{args.data}", "--split", args.split,
+                   "--pairs", str(args.pairs), "--groups", str(args.groups), "--trials", str(args.trials),
+                   "--seed", str(args.seed), "--no-baseline", *(a for prefix in args.songs for a in ("--songs", prefix))]
     cache = run / "retrieval.json"
     stored = json.loads(cache.read_text()) if cache.exists() else {}
-    if stored.get("argv") == eval_argv and stored.get("step") == step:
+    if stored.get("argv") == scored_argv and stored.get("step") == step:
         return stored["result"]
+    eval_argv = [*scored_argv, "--threads", str(args.threads)]
     result = run_retrieval(retrieval_parser().parse_args(eval_argv))["results"][name]
-    cache.write_text(json.dumps({"argv": eval_argv, "step": step, "result": result}, indent=2) + "\n")
+    cache.write_text(json.dumps({"argv": scored_argv, "step": step, "result": result}, indent=2) + "\n")
     return result
 
 

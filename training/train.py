@@ -56,7 +56,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     label_smoothing: float = 0.05
-    eq_p: float = 0.5  # probability of a random ±9 dB EQ per context/target (timbre variety; session 2: 0)
+    eq_p: float = 0.5  # probability of Augment's random EQ per context and target (timbre variety; session 2: 0)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
     group_size: int = 4
     eval_every: int = 150

@@ -53,8 +53,12 @@ def test_train_evaluate_and_resume(rendered_root: Path, tmp_path: Path,
     def no_training(argv: list[str]) -> None:
         raise AssertionError(f"finished runs must not train again: {argv}")
 
+    def no_scoring(args: object) -> None:
+        raise AssertionError(f"stored scores must be reused, whatever --threads: {args}")
+
     monkeypatch.setattr(ablations.train, "main", no_training)
-    assert ablations.main(argv(tmp_path / "runs", rendered_root, tmp_path)) == first
+    monkeypatch.setattr(ablations, "run_retrieval", no_scoring)
+    assert ablations.main(argv(tmp_path / "runs", rendered_root, tmp_path) + ["--threads", "2"]) == first
 
 
 def test_a_run_folder_of_another_config_is_refused(rendered_root: Path, tmp_path: Path,
