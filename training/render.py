@@ -1,13 +1,14 @@
 """Render the training/validation cache: symbolic songs -> per-stem 16 kHz audio on disk.
 
-    python -m training.render --out data/rendered --seed 0
+    python -m training.render --out data/rendered --seed 0 --workers 2
 
 Layout: `OUT/<split>/<source>/<id>/stems.npy` (int16 `[n_stems, samples]`) and `meta.json`
 (stem names, programs, soundfonts, beats, tempo). A song's folder appears atomically, so an
 interrupted render resumes where it stopped and a trainer can read the cache while it grows.
 The songs, their stems and the soundfont draws are deterministic from `--seed`; the samples
 can differ slightly between renders (FluidSynth starts notes on 64-sample blocks counted from
-the synth's creation, so what was rendered before a song in the same process matters).
+the synth's creation, so what was rendered before a song in the same process matters; with
+`--workers` > 1 that depends on which worker drew the song).
 Splits: `train` (training soundfonts), `val` (unseen songs and works, training soundfonts)
 and `val_timbre` (the same unseen songs, TimGM6mb only).
 """
@@ -15,7 +16,10 @@ and `val_timbre` (the same unseen songs, TimGM6mb only).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -104,6 +108,21 @@ def render_job(job: tuple[str, str, str, int], out: Path, seed: int, synth: Stem
     write_song(song, folder, synth, draw_soundfonts(random.Random(f"{seed}/{split}/{ident}"), len(song.stems), split))
 
 
+_worker_synth: StemSynth | None = None
+
+
+def _render_in_worker(job: tuple[str, str, str, int], out: Path, seed: int) -> str | None:
+    """Render one job with this process's synth; the failure message, or None."""
+    global _worker_synth
+    if _worker_synth is None:
+        _worker_synth = StemSynth(SAMPLE_RATE)
+    try:
+        render_job(job, out, seed, _worker_synth)
+    except Exception as exc:  # a bad corpus file must not stop a long render; it is reported
+        return f"failed {job[:3]}: {type(exc).__name__}: {exc}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("data/rendered"))
@@ -111,15 +130,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--procedural", type=int, default=1500, help="procedural training songs")
     p.add_argument("--val-songs", type=int, default=100, help="procedural validation songs")
     p.add_argument("--corpus", type=int, default=400, help="music21 works beyond the Bach chorales")
+    p.add_argument("--workers", type=int, default=1, help="rendering processes (one synth each)")
     args = p.parse_args(argv)
-    synth = StemSynth(SAMPLE_RATE)
-    failures = 0
-    for job in tqdm(jobs(args), desc="render", unit="song"):
-        try:
-            render_job(job, args.out, args.seed, synth)
-        except Exception as exc:  # a bad corpus file must not stop a long render; it is reported
-            failures += 1
-            tqdm.write(f"failed {job[:3]}: {type(exc).__name__}: {exc}")
+    todo = jobs(args)
+    render_one = functools.partial(_render_in_worker, out=args.out, seed=args.seed)
+    with contextlib.ExitStack() as stack:
+        if args.workers > 1:  # spawn: a fresh interpreter per worker, no forked FluidSynth state
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(args.workers))
+            results = pool.imap_unordered(render_one, todo)
+        else:
+            results = map(render_one, todo)
+        failures = 0
+        for message in tqdm(results, total=len(todo), desc="render", unit="song"):
+            if message is not None:
+                failures += 1
+                tqdm.write(message)
     print(f"done; {failures} failed")
 
 

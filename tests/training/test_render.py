@@ -17,8 +17,9 @@ pytestmark = pytest.mark.skipif(not all((SOUNDFONT_DIR / sf).exists() for sf in 
                                 reason="the training soundfonts are not installed")
 
 
-def run(out: Path, songs: int) -> None:
-    render.main(["--out", str(out), "--procedural", str(songs), "--val-songs", "0", "--corpus", "0"])
+def run(out: Path, songs: int, workers: int = 1) -> None:
+    render.main(["--out", str(out), "--procedural", str(songs), "--val-songs", "0", "--corpus", "0",
+                 "--workers", str(workers)])
 
 
 def test_layout_meta_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,6 +50,16 @@ def test_layout_meta_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[st
     # the same song, stems and soundfonts (the samples themselves depend on the synth's state:
     # FluidSynth starts notes on 64-sample block boundaries counted since the synth was made)
     assert (np.load(folders[1] / "stems.npy").shape, (folders[1] / "meta.json").read_text()) == second
+
+
+def test_workers_render_the_same_songs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(tmp_path / "one", 3)
+    run(tmp_path / "two", 3, workers=2)
+    assert "done; 0 failed" in capsys.readouterr().out
+    for name in ("00000", "00001", "00002"):
+        one, two = (tmp_path / d / "train" / "procedural" / name for d in ("one", "two"))
+        assert (one / "meta.json").read_text() == (two / "meta.json").read_text()
+        assert np.load(one / "stems.npy").shape == np.load(two / "stems.npy").shape
 
 
 def test_soundfonts_per_split() -> None:
