@@ -8,7 +8,8 @@ A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, opt
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
 `best/` (the best weights so far, in `phalar_metric.hub` format), `log.csv` and `config.json`.
 Without a checkpoint, `init_from` picks the start: "scratch", "package" (the weights shipped
-in phalar_metric/weights) or a folder written by `phalar_metric.hub.save_pretrained`.
+in phalar_metric/weights) or a folder written by `phalar_metric.hub.save_pretrained`; a run
+that starts from weights validates them at step 0, so `best/` only moves on an improvement.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
 
     window = raw_model.config.window_samples
     validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups) if master else None
+    if master and ckpt is None and cfg.init_from != "scratch":  # the start is the bar `best/` has to beat
+        best = _validate(raw_model, validation, step, best, history, cfg)
     sampler, t_last, clips = None, time.time(), 0
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not master, desc="train")
     while step < cfg.max_steps:
@@ -150,19 +153,26 @@ def main(argv: list[str] | None = None) -> None:
             bar.set_postfix(loss=row["loss"], cps=row["clips_per_s"])
             _append_csv(out / "log.csv", row)
         if master and (step % cfg.eval_every == 0 or step == cfg.max_steps):
-            metrics = validation.evaluate(raw_model)
-            raw_model.train()
-            history.append({"step": step, "time": time.time(), **metrics})
-            tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items()))
-            _append_csv(out / "val.csv", {"step": step, **metrics})
-            if metrics[cfg.select_on] > best:
-                best = metrics[cfg.select_on]
-                save_pretrained(raw_model, out / "best", model_card=json.dumps(history[-1]))
+            best = _validate(raw_model, validation, step, best, history, cfg)
             _save_checkpoint(ckpt_path, raw_model, opt, step, best, history, cfg)
         if ddp:
             dist.barrier()
     if ddp:
         dist.destroy_process_group()
+
+
+def _validate(model: PhaLar, validation: ValidationSet, step: int, best: float, history: list,
+              cfg: TrainConfig) -> float:
+    """Evaluate, log to `history` and val.csv, write `best/` on a new best; the new best."""
+    metrics = validation.evaluate(model)
+    model.train()
+    history.append({"step": step, "time": time.time(), **metrics})
+    tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items()))
+    _append_csv(Path(cfg.out_dir) / "val.csv", {"step": step, **metrics})
+    if metrics[cfg.select_on] > best:
+        best = metrics[cfg.select_on]
+        save_pretrained(model, Path(cfg.out_dir) / "best", model_card=json.dumps(history[-1]))
+    return best
 
 
 def pair_loss(model: torch.nn.Module, context: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:

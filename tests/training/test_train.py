@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -110,6 +111,18 @@ def test_a_checkpoint_of_another_optimiser_grouping_is_refused(rendered_root: Pa
     torch.save(ckpt, tmp_path / "run" / "ckpt.pt")
     with pytest.raises(ValueError, match="2 optimiser parameter groups, this trainer uses 3"):
         train.main(train_args(rendered_root, tmp_path / "run", 4))
+
+
+def test_a_continued_run_validates_its_start_and_keeps_it_unless_beaten(rendered_root: Path,
+                                                                      tmp_path: Path) -> None:
+    train.main(train_args(rendered_root, tmp_path / "first", 2))
+    start = tmp_path / "first" / "best"
+    train.main(train_args(rendered_root, tmp_path / "next", 2, init_from=str(start), lr=0.0))
+    history = torch.load(tmp_path / "next" / "ckpt.pt", weights_only=False)["history"]
+    assert [h["step"] for h in history] == [0, 2]
+    assert history[0]["val/acc@64"] == history[1]["val/acc@64"]  # lr 0: the same weights
+    assert json.loads((tmp_path / "next" / "best" / "README.md").read_text())["step"] == 0  # a tie keeps the start
+    assert (tmp_path / "next" / "val.csv").read_text().splitlines()[1].startswith("0,")
 
 
 def test_unknown_amp_is_a_value_error(rendered_root: Path, tmp_path: Path) -> None:
