@@ -87,13 +87,22 @@ def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
         out.append(job)
         if k % step == step - 1 and train_c:
             out.append(train_c.pop(0))
-    return out + train_c
+    unique: dict[str, tuple[str, str, str, int]] = {}
+    for job in out + train_c:  # a work the corpus holds in two formats (.rntxt and .mxl) has one folder
+        unique.setdefault(job_folder(job), job)  # the first wins, as in a one-worker render
+    return list(unique.values())
+
+
+def job_folder(job: tuple[str, str, str, int]) -> str:
+    """The job's folder, relative to the cache root: `<split>/<source>/<id>`."""
+    split, source, ident, _ = job
+    folder_id = chorales.work_name(ident).replace("/", "__") if source == "corpus" else ident
+    return f"{split}/{source}/{folder_id}"
 
 
 def render_job(job: tuple[str, str, str, int], out: Path, seed: int, synth: StemSynth) -> None:
     split, source, ident, song_seed = job
-    folder_id = chorales.work_name(ident).replace("/", "__") if source == "corpus" else ident
-    folder = out / split / source / folder_id
+    folder = out / job_folder(job)
     if folder.exists():
         return
     # val and val_timbre share songs (same seed) and differ only in soundfonts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from pathlib import Path
@@ -60,6 +61,17 @@ def test_workers_render_the_same_songs(tmp_path: Path, capsys: pytest.CaptureFix
         one, two = (tmp_path / d / "train" / "procedural" / name for d in ("one", "two"))
         assert (one / "meta.json").read_text() == (two / "meta.json").read_text()
         assert np.load(one / "stems.npy").shape == np.load(two / "stems.npy").shape
+
+
+def test_a_work_in_two_formats_is_one_job_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    works = [f"corpus/monteverdi/madrigal.3.{i}.{ext}" for i in range(1, 40) for ext in ("rntxt", "mxl")]
+    monkeypatch.setattr(render.chorales, "corpus_works", lambda n: works)
+    jobs = render.jobs(argparse.Namespace(corpus=len(works), val_songs=1, procedural=3))
+    folders = [render.job_folder(job) for job in jobs]
+    n_val = sum(render.chorales.is_validation(w) for w in works[::2])  # held-out works: in val and val_timbre
+    assert 0 < n_val < 39
+    assert len(folders) == len(set(folders)) == 2 * 1 + 39 + n_val + 3  # val songs, works, train songs
+    assert all(job[2].endswith(".rntxt") for job in jobs if job[1] == "corpus")
 
 
 def test_soundfonts_per_split() -> None:
