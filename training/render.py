@@ -87,10 +87,7 @@ def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
         out.append(job)
         if k % step == step - 1 and train_c:
             out.append(train_c.pop(0))
-    unique: dict[str, tuple[str, str, str, int]] = {}
-    for job in out + train_c:  # a work the corpus holds in two formats (.rntxt and .mxl) has one folder
-        unique.setdefault(job_folder(job), job)  # the first wins, as in a one-worker render
-    return list(unique.values())
+    return out + train_c
 
 
 def job_folder(job: tuple[str, str, str, int]) -> str:

@@ -22,12 +22,17 @@ OTHER_COMPOSERS = ["monteverdi", "palestrina", "haydn", "mozart", "beethoven", "
 
 
 def corpus_works(max_other: int = 400) -> list[str]:
-    """Corpus paths: all Bach chorales, then up to `max_other` other multi-part works (sorted)."""
+    """Corpus paths: all Bach chorales, then up to `max_other` other multi-part works (sorted),
+    one path per `work_name` (the first: music21 holds some works in two formats, e.g.
+    `bwv277.krn` and `.mxl`)."""
     from music21 import corpus
 
     bach = sorted(str(p) for p in corpus.getComposer("bach"))
     other = sorted(str(p) for c in OTHER_COMPOSERS for p in corpus.getComposer(c))
-    return bach + other[:max_other]
+    unique: dict[str, str] = {}
+    for path in bach + other[:max_other]:
+        unique.setdefault(work_name(path), path)
+    return list(unique.values())
 
 
 def work_name(path: str) -> str:
