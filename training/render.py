@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from .sources import chorales, procedural
 from .symbolic import SymbolicSong
-from .synth import TRAIN_SOUNDFONTS, VALIDATION_SOUNDFONT, StemSynth
+from .synth import DRUM_KITS, TRAIN_SOUNDFONTS, VALIDATION_SOUNDFONT, StemSynth
 
 SAMPLE_RATE = 16000
 MAX_SECONDS = 120.0
@@ -44,6 +44,12 @@ def draw_soundfonts(rng: random.Random, n_stems: int, split: str) -> list[str]:
     if rng.random() < 0.5:
         return rng.choices(names, weights, k=1) * n_stems
     return rng.choices(names, weights, k=n_stems)
+
+
+def with_drum_kits(rng: random.Random, song: SymbolicSong, soundfonts: list[str], p: float = 0.35) -> list[str]:
+    """Train split: each drum stem switches to a sampled AVL kit (DRUM_KITS) with probability `p`."""
+    return [rng.choice(DRUM_KITS) if stem.is_drum and rng.random() < p else sf
+            for stem, sf in zip(song.stems, soundfonts)]
 
 
 def write_song(song: SymbolicSong, folder: Path, synth: StemSynth, soundfonts: list[str]) -> None:
@@ -67,6 +73,9 @@ def write_song(song: SymbolicSong, folder: Path, synth: StemSynth, soundfonts: l
         "meta": song.meta,
     }
     (tmp / "meta.json").write_text(json.dumps(meta))
+    # the notes, so evaluation can re-render a stem exactly (transposed, at another tempo)
+    notes = [[[n.start, n.end, n.pitch, n.velocity] for n in s.notes] for s in song.stems]
+    (tmp / "notes.json").write_text(json.dumps(notes))
     os.replace(tmp, folder)
 
 
@@ -111,7 +120,10 @@ def render_job(job: tuple[str, str, str, int], out: Path, seed: int, synth: Stem
         if song is None:
             folder.mkdir(parents=True)  # an empty marker: nothing to render, do not retry
             return
-    write_song(song, folder, synth, draw_soundfonts(random.Random(f"{seed}/{split}/{ident}"), len(song.stems), split))
+    soundfonts = draw_soundfonts(random.Random(f"{seed}/{split}/{ident}"), len(song.stems), split)
+    if split == "train":
+        soundfonts = with_drum_kits(random.Random(f"{seed}/drums/{ident}"), song, soundfonts)
+    write_song(song, folder, synth, soundfonts)
 
 
 _worker_synth: StemSynth | None = None

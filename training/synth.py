@@ -13,6 +13,9 @@ SOUNDFONT_DIR = Path("/usr/share/sounds/sf2")
 # with their draw weights; TimGM6mb (timgm6mb-soundfont) is reserved for validation.
 TRAIN_SOUNDFONTS = {"FluidR3_GM.sf2": 0.5, "sf_GMbank.sf2": 0.3, "OPL-3_FM_128M.sf2": 0.2}
 VALIDATION_SOUNDFONT = "TimGM6mb.sf2"
+# Sampled acoustic drum kits (Debian: avldrums.lv2-soundfont), training only: one kit each,
+# bank 0 preset 0 with the General MIDI drum map.
+DRUM_KITS = ("Black_Pearl_4_LV2.sf2", "Red_Zeppelin_4_LV2.sf2")
 
 
 class StemSynth:
@@ -40,7 +43,12 @@ class StemSynth:
         fs, sfid = self._synth(soundfont)
         fs.system_reset()
         chan = 9 if stem.is_drum else 0
-        fs.program_select(chan, sfid, 128 if stem.is_drum else 0, stem.program)
+        if soundfont in DRUM_KITS:
+            if not stem.is_drum:
+                raise ValueError(f"{soundfont} is a drum kit; stem {stem.name!r} is not a drum stem")
+            fs.program_select(chan, sfid, 0, 0)
+        else:
+            fs.program_select(chan, sfid, 128 if stem.is_drum else 0, stem.program)
         events = sorted(
             [(n.start, 1, n.pitch, n.velocity) for n in stem.notes]
             + [(n.end, 0, n.pitch, 0) for n in stem.notes],
