@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
+from phalar_metric.errors import fatal
 from phalar_metric.hub import load_pretrained
 from phalar_metric.model import PhaLar
 from training.sources import Song, load_songs
+from training.sources.base import SAMPLE_RATE
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,12 +26,6 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--markdown", type=Path, help="write the Markdown table here")
-
-
-def fatal(prog: str, message: str) -> NoReturn:
-    """Print `prog: error: message` as one line to stderr and exit with status 1."""
-    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
-    sys.exit(1)
 
 
 def load_model(spec: str, revision: str | None = None) -> PhaLar:

@@ -3,7 +3,8 @@
 An audio argument is a path (`str` or `os.PathLike`, anything soundfile reads: wav, flac,
 ogg, ...) or a 1-D `[samples]` / 2-D `[channels, samples]` numpy array or torch tensor
 together with its `sample_rate` in Hz. Channels are averaged. Integer PCM arrays are scaled
-to [-1, 1) as soundfile does; float arrays are used as they are (the front-end is
+to [-1, 1) as soundfile does (unsigned ones, such as 8-bit WAV, are centred on half their
+range first); float arrays are used as they are (the front-end is
 normalised to each window's peak, so the gain hardly matters). Digital silence is valid.
 
 Resampling to `config.sample_rate` uses `scipy.signal.resample_poly` with the reduced
@@ -80,11 +81,16 @@ def load_audio(audio: AudioInput, sample_rate: int | None, config: PhaLarConfig,
 
 def resample(wav: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
     """Polyphase resampling `[samples]` from `orig_rate` to `target_rate` Hz, float32 out."""
-    g = math.gcd(orig_rate, target_rate)
-    up, down = target_rate // g, orig_rate // g
+    up, down = resample_ratio(orig_rate, target_rate)
     if up == down:
         return wav.astype(np.float32, copy=False)
     return resample_poly(wav, up, down, window=("kaiser", 5.0)).astype(np.float32)
+
+
+def resample_ratio(orig_rate: int, target_rate: int) -> tuple[int, int]:
+    """`(up, down)`: the reduced fraction `target_rate / orig_rate` that `resample` uses."""
+    g = math.gcd(orig_rate, target_rate)
+    return target_rate // g, orig_rate // g
 
 
 def crop_to_shortest(wavs: Sequence[np.ndarray], names: Sequence[str], sample_rate: int) -> list[np.ndarray]:
@@ -168,8 +174,9 @@ def _as_array(audio: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
         raise AudioError(
             f"Argument `{name}` expected shape [samples] or [channels, samples], got {audio.ndim}-D {list(audio.shape)}"
         )
-    if np.issubdtype(audio.dtype, np.integer):
-        audio = audio / float(2 ** (8 * audio.dtype.itemsize - 1))
+    if np.issubdtype(audio.dtype, np.integer):  # PCM: signed, or unsigned offset by half the range (uint8 WAV)
+        half = float(2 ** (8 * audio.dtype.itemsize - 1))
+        audio = (audio - half if np.issubdtype(audio.dtype, np.unsignedinteger) else audio) / half
     elif not np.issubdtype(audio.dtype, np.floating):
         raise AudioError(f"Argument `{name}` expected real samples, got dtype {audio.dtype}")
     wav = audio if audio.ndim == 2 else audio[None]

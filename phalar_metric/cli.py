@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .correlate import METHODS, CorrelationResult, correlate_csv
+from .errors import fatal, one_line
 from .embedding_cache import Embedding, EmbeddingCache, load_embeddings, save_embeddings
 from .manifest import read_jsonl, read_manifest, write_jsonl
 from .metric import PhaLarScore
@@ -46,17 +47,11 @@ rank r takes items i with i % N == r; rank 0 merges the parts into OUT in input 
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (see `fatal`)."""
+    """An argument parser whose errors are one line (see `errors.fatal`)."""
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix(PROG).strip()  # "score" for `phalar score`
-        fatal(f"{command}: {message}" if command else message)
-
-
-def fatal(message: str) -> NoReturn:
-    """Print one line `phalar: error: message` to stderr and exit with status 1."""
-    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
-    sys.exit(1)
+        fatal(PROG, f"{command}: {message}" if command else message)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -133,9 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return args.func(args)
         except OSError as err:  # a missing file or weights, an unreadable manifest
-            fatal(f"{err.strerror}: {err.filename}" if err.filename and err.strerror else str(err))
+            fatal(PROG, f"{err.strerror}: {err.filename}" if err.filename and err.strerror else str(err))
         except ValueError as err:  # a bad manifest, audio file or argument
-            fatal(str(err))
+            fatal(PROG, str(err))
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -155,11 +150,11 @@ def _add_run_args(parser: argparse.ArgumentParser) -> None:
 def _cmd_score(args: argparse.Namespace) -> int:
     given = [p for p in (args.mix, args.stem) if p is not None]
     if len(given) != (0 if args.manifest else 2):
-        fatal("score: give either MIX STEM or --manifest")
+        fatal(PROG, "score: give either MIX STEM or --manifest")
     if args.manifest is not None:
         return _score_manifest(args)
     if args.output is not None:
-        fatal("score: -o/--output goes with --manifest")
+        fatal(PROG, "score: -o/--output goes with --manifest")
     cache = EmbeddingCache(_load_metric(args), stored=_stored(args))
     value = cache.score(args.mix, args.stem)
     print(json.dumps({"mix": args.mix, "stem": args.stem, "score": value}) if args.json else f"{value:.6f}")
@@ -168,7 +163,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 def _score_manifest(args: argparse.Namespace) -> int:
     if args.json:
-        fatal("score: --json goes with MIX STEM (--manifest always writes JSON lines)")
+        fatal(PROG, "score: --json goes with MIX STEM (--manifest always writes JSON lines)")
     rows = read_manifest(args.manifest, [args.mix_col, args.stem_col])
     with _shard(args) as shard:
         return _score_rows(args, rows, shard)
@@ -199,7 +194,7 @@ def _score_rows(args: argparse.Namespace, rows: list[dict[str, Any]], shard: Sha
 
 def _cmd_embed(args: argparse.Namespace) -> int:
     if (args.manifest is None) == (not args.clips):
-        fatal("embed: give either CLIP [CLIP ...] or --manifest")
+        fatal(PROG, "embed: give either CLIP [CLIP ...] or --manifest")
     if args.manifest is not None:
         rows = read_manifest(args.manifest, [args.path_col])
         items, folder = [row.get(args.path_col) for row in rows], args.manifest.parent
@@ -232,7 +227,7 @@ def _cmd_correlate(args: argparse.Namespace) -> int:
     metric = None
     if args.mix is not None or args.stem is not None:
         if args.score is not None or args.mix is None or args.stem is None:
-            fatal("correlate: give either --score COL, or both --mix COL and --stem COL")
+            fatal(PROG, "correlate: give either --score COL, or both --mix COL and --stem COL")
         metric = _load_metric(args)
     result = correlate_csv(
         args.ratings,
@@ -270,7 +265,7 @@ def _load_metric(args: argparse.Namespace) -> PhaLarScore:
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # one GPU per torchrun process
     if args.model is None:
         if args.revision is not None:
-            fatal("--revision goes with --model")
+            fatal(PROG, "--revision goes with --model")
         return PhaLarScore(device=device, batch_size=args.batch_size)
     return PhaLarScore.from_pretrained(args.model, revision=args.revision, device=device, batch_size=args.batch_size)
 
@@ -284,7 +279,7 @@ def _shard(args: argparse.Namespace) -> Shard:
     """This process's shard; output to a file is required when sharded."""
     shard = Shard.from_env()
     if shard.sharded and getattr(args, "output", None) is None:
-        fatal(f"-o/--output is required when sharded (WORLD_SIZE={shard.world})")
+        fatal(PROG, f"-o/--output is required when sharded (WORLD_SIZE={shard.world})")
     return shard
 
 
@@ -302,7 +297,7 @@ def _report(index: int, item: str, err: BaseException) -> None:
 
 def _reason(err: BaseException) -> str:
     """The error's message on one line."""
-    return " ".join(str(err).split()) or type(err).__name__
+    return one_line(err) or type(err).__name__
 
 
 def _summary(shard: Shard, args: argparse.Namespace, n: int, failed: int, verb: str, noun: str) -> int:

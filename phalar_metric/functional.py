@@ -67,9 +67,7 @@ def embed_windows(model: PhaLar, windows: Iterable[np.ndarray], batch_size: int 
 
 
 def window_score_matrix(model: PhaLar, ex: torch.Tensor, ey: torch.Tensor) -> torch.Tensor:
-    """Mean over aligned windows of the symmetric score, for every pair of clips.
-
-    `scores[i, j] = mean_w Re(ex[i, w]^H W_h ey[j, w])`, computed as one matrix product.
+    """Mean over aligned windows of the symmetric score, for every pair of clips (`Similarity.windowed`).
 
     Args:
         model: the PhaLar model whose similarity is used.
@@ -77,21 +75,14 @@ def window_score_matrix(model: PhaLar, ex: torch.Tensor, ey: torch.Tensor) -> to
         ey: embeddings `[M, W, n]`, the same W windows in time.
 
     Returns:
-        Scores `[N, M]`.
+        Scores `[N, M]`: `mean_w Re(ex[i, w]^H W_h ey[j, w])`.
     """
-    n_windows = ex.shape[1]
-    assert ey.shape[1] == n_windows, "clips must have the same windows"
     with torch.inference_mode():
-        if model.similarity.kind == "cosine":  # no matrix W: go through the model's score per window
-            return torch.stack([model.score(ex[:, w], ey[:, w]) for w in range(n_windows)]).mean(0)
-        w_h = model.similarity.matrix(symmetric=True)
-        wy = ey @ w_h.transpose(0, 1)  # [M, W, n]: W_h y for every window
-        out = ex.conj().reshape(len(ex), -1) @ wy.reshape(len(ey), -1).transpose(0, 1)
-        return out.real / n_windows
+        return model.similarity.windowed(ex, ey)
 
 
 def window_scores(model: PhaLar, ex: torch.Tensor, ey: torch.Tensor) -> torch.Tensor:
-    """Symmetric scores of paired windows: `scores[k] = Re(ex[k]^H W_h ey[k])`.
+    """Symmetric scores of paired windows (`Similarity.paired`): `scores[k] = Re(ex[k]^H W_h ey[k])`.
 
     Args:
         model: the PhaLar model whose similarity is used.
@@ -102,9 +93,7 @@ def window_scores(model: PhaLar, ex: torch.Tensor, ey: torch.Tensor) -> torch.Te
         Scores `[K]`.
     """
     with torch.inference_mode():
-        if model.similarity.kind == "cosine":  # no matrix W: go through the model's score per pair
-            return torch.stack([model.score(x[None], y[None])[0, 0] for x, y in zip(ex, ey)])
-        return (ex.conj() * (ey @ model.similarity.matrix(symmetric=True).transpose(0, 1))).sum(-1).real
+        return model.similarity.paired(ex, ey)
 
 
 def phalar_embed(

@@ -88,11 +88,47 @@ class Similarity(nn.Module):
         to steps of 1/16 at the initial scale of 10.
         """
         with torch.autocast(x.device.type, enabled=False):
-            return self._score(x if x.is_complex() else x.float(), y if y.is_complex() else y.float(), symmetric)
+            x, y = _full(x), _full(y)
+            return _real(x.conj() @ self.apply_matrix(y, symmetric).transpose(0, 1))
 
-    def _score(self, x: torch.Tensor, y: torch.Tensor, symmetric: bool) -> torch.Tensor:
-        if self.kind == "cosine":
-            n = x.shape[-1]  # unit-RMS rows have squared norm n
-            return (x.conj() @ y.transpose(0, 1)).real * (self.log_scale.exp() / n)
-        out = x.conj() @ self.matrix(symmetric) @ y.transpose(0, 1)
-        return out.real if out.is_complex() else out
+    def paired(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Symmetric scores of paired rows: `[..., n]` and `[..., n]` -> `[...]`.
+
+        `out[k] = Re(x[k]^H W_h y[k])`, the diagonal of `forward(x, y)` without the matrix.
+        """
+        with torch.autocast(x.device.type, enabled=False):
+            x, y = _full(x), _full(y)
+            return _real((x.conj() * self.apply_matrix(y)).sum(-1))
+
+    def windowed(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean over aligned windows of the symmetric score, for every pair of clips, as one product.
+
+        Args:
+            x: embeddings `[N, W, n]` (W windows per clip).
+            y: embeddings `[M, W, n]`, the same W windows in time.
+
+        Returns:
+            `[N, M]`: `out[i, j] = mean_w Re(x[i, w]^H W_h y[j, w])`.
+        """
+        n_windows = x.shape[1]
+        assert y.shape[1] == n_windows, "clips must have the same windows"
+        with torch.autocast(x.device.type, enabled=False):
+            x, y = _full(x), _full(y)
+            wy = self.apply_matrix(y)  # [M, W, n]
+            return _real(x.conj().reshape(len(x), -1) @ wy.reshape(len(y), -1).transpose(0, 1)) / n_windows
+
+    def apply_matrix(self, y: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
+        """`W y` for every row of `y` `[..., n]` (cosine: the scale over n; W_h if `symmetric`)."""
+        if self.kind == "cosine":  # unit-RMS rows have squared norm n
+            return y * (self.log_scale.exp() / y.shape[-1])
+        return y @ self.matrix(symmetric).transpose(0, 1)
+
+
+def _full(x: torch.Tensor) -> torch.Tensor:
+    """Complex tensors as they are, real ones as float32."""
+    return x if x.is_complex() else x.float()
+
+
+def _real(out: torch.Tensor) -> torch.Tensor:
+    """The real part of a complex score (a real score as it is)."""
+    return out.real if out.is_complex() else out

@@ -43,6 +43,23 @@ def test_integer_pcm_is_scaled_to_unit_range() -> None:
     np.testing.assert_allclose(load_audio(pcm, RATE, CONFIG), tone(RATE), atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int8, np.int32])
+def test_signed_and_unsigned_pcm_arrays_are_centred_and_scaled(dtype: type) -> None:
+    info = np.iinfo(dtype)
+    half = (int(info.max) - int(info.min) + 1) // 2
+    pcm = np.round(tone(RATE) * half + (half if info.min == 0 else 0)).astype(dtype)
+    np.testing.assert_allclose(load_audio(pcm, RATE, CONFIG), tone(RATE), atol=1.0 / half + 1e-7)
+
+
+def test_uint8_array_reads_like_an_8_bit_wav_file(tmp_path: Path) -> None:
+    """An unsigned 8-bit WAV holds `128 + 128 x`; soundfile decodes it to `x`, and so must the array."""
+    path = tmp_path / "u8.wav"
+    sf.write(path, tone(RATE), RATE, subtype="PCM_U8")
+    from_file = load_audio(path, None, CONFIG)
+    raw = np.round(from_file * 128 + 128).astype(np.uint8)
+    np.testing.assert_array_equal(load_audio(raw, RATE, CONFIG), from_file)
+
+
 def test_digital_silence_is_valid() -> None:
     np.testing.assert_array_equal(load_audio(np.zeros(RATE, np.float32), RATE, CONFIG), np.zeros(RATE))
 

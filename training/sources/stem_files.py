@@ -1,18 +1,19 @@
 """Songs stored as one audio file (or several, summed) per stem: the real multi-track corpora.
 
 Files are read window by window (soundfile's `start`/`frames`), mixed to mono (mean of the
-channels) and resampled to 16 kHz with `scipy.signal.resample_poly` where their rate differs.
+channels) and resampled to 16 kHz with the metric's resampler (`phalar_metric.audio.resample`)
+where their rate differs.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+
+from phalar_metric.audio import resample, resample_ratio
 
 from .base import SAMPLE_RATE, Song, pad_to
 
@@ -22,13 +23,8 @@ MARGIN = 64  # extra output samples read on each side so the resampling filter s
 def resampled_length(path: Path) -> int:
     """Length of an audio file in samples at SAMPLE_RATE (as a whole-file `resample_poly` gives)."""
     info = sf.info(str(path))
-    up, down = _ratio(info.samplerate)
+    up, down = resample_ratio(info.samplerate, SAMPLE_RATE)
     return -(-info.frames * up // down)
-
-
-def _ratio(rate: int) -> tuple[int, int]:
-    g = gcd(SAMPLE_RATE, rate)
-    return SAMPLE_RATE // g, rate // g
 
 
 def read_mono(path: Path, start: int, length: int) -> np.ndarray:
@@ -38,14 +34,13 @@ def read_mono(path: Path, start: int, length: int) -> np.ndarray:
     boundary where input and output samples coincide and has MARGIN samples either side.
     """
     with sf.SoundFile(str(path)) as f:
-        up, down = _ratio(f.samplerate)
+        rate = f.samplerate
+        up, down = resample_ratio(rate, SAMPLE_RATE)
         first = max(0, start - MARGIN) // up * up  # an output sample that falls on an input sample
         frames = -(-(start + length + MARGIN - first) * down // up)
         f.seek(min(first // up * down, f.frames))  # past the end: reads nothing, padded below
         audio = f.read(frames, dtype="float32", always_2d=True).mean(axis=1)
-    if (up, down) != (1, 1):
-        audio = resample_poly(audio, up, down).astype(np.float32)
-    return pad_to(audio[start - first :], length)
+    return pad_to(resample(audio, rate, SAMPLE_RATE)[start - first :], length)
 
 
 class StemFilesSong(Song):
