@@ -11,13 +11,17 @@ from .audio import AudioError, load_audio
 from .config import PhaLarConfig
 from .functional import (
     BestOffset,
+    PairScore,
     phalar_best_offset,
     phalar_embed,
+    phalar_paired_details,
     phalar_paired_scores,
     phalar_score,
     phalar_score_curve,
+    phalar_score_details,
     phalar_score_matrix,
 )
+from .gate import SILENCE_DBFS, SilentInputWarning
 from .hub import ChecksumError, WeightsNotFoundError, load_default, load_pretrained, push_to_hub, save_pretrained
 from .metric import PhaLarScore
 from .model import PhaLar
@@ -31,18 +35,23 @@ __all__ = [
     "AudioError",
     "BestOffset",
     "ChecksumError",
+    "PairScore",
     "PhaLar",
     "PhaLarConfig",
     "PhaLarScore",
+    "SILENCE_DBFS",
+    "SilentInputWarning",
     "WeightsNotFoundError",
     "load_audio",
     "load_default",
     "load_pretrained",
     "phalar_best_offset",
     "phalar_embed",
+    "phalar_paired_details",
     "phalar_paired_scores",
     "phalar_score",
     "phalar_score_curve",
+    "phalar_score_details",
     "phalar_score_matrix",
     "push_to_hub",
     "save_pretrained",

@@ -27,6 +27,7 @@ from .correlate import METHODS, CorrelationResult, correlate_csv
 from .errors import fatal, one_line
 from .embedding_cache import Embedding, EmbeddingCache, load_embeddings, save_embeddings
 from .manifest import read_jsonl, read_manifest, write_jsonl
+from .functional import PairScore
 from .metric import PhaLarScore
 from .shard import Shard, interleave
 
@@ -156,9 +157,24 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.output is not None:
         fatal(PROG, "score: -o/--output goes with --manifest")
     cache = EmbeddingCache(_load_metric(args), stored=_stored(args))
-    value = cache.score(args.mix, args.stem)
-    print(json.dumps({"mix": args.mix, "stem": args.stem, "score": value}) if args.json else f"{value:.6f}")
+    details = cache.details(args.mix, args.stem)
+    if args.json:
+        print(json.dumps({"mix": args.mix, "stem": args.stem, **_result_fields(details)}))
+    else:
+        for warning in details.warnings:
+            warnings.warn(warning)
+        print(f"{details.score:.6f}")
     return 0
+
+
+def _result_fields(details: PairScore) -> dict[str, Any]:
+    """The fields a scored pair adds to its output line."""
+    return {
+        "score": details.score,
+        "windows": details.windows,
+        "silent_windows": details.silent_windows,
+        "warnings": [str(w) for w in details.warnings],
+    }
 
 
 def _score_manifest(args: argparse.Namespace) -> int:
@@ -176,7 +192,7 @@ def _score_rows(args: argparse.Namespace, rows: list[dict[str, Any]], shard: Sha
     for i in _progress(shard, len(rows), args, "pair"):
         row = rows[i]
         try:
-            records.append({**row, "score": cache.score(row.get(args.mix_col), row.get(args.stem_col))})
+            records.append({**row, **_result_fields(cache.details(row.get(args.mix_col), row.get(args.stem_col)))})
         except ITEM_ERRORS as err:
             records.append({**row, "error": _reason(err)})
             _report(i, f"{row.get(args.mix_col)} + {row.get(args.stem_col)}", err)

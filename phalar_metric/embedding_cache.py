@@ -3,7 +3,8 @@
 A stored embeddings file (`save_embeddings`) is an `.npz` with one complex64 array
 `[n_windows, out_dim]` per clip under the clip's path as written (`np.load(f)["mix.wav"]`),
 plus `__paths__` and `__samples__`: each clip's length in samples at the model rate, so that
-a pair is scored from embeddings only when its two clips have the same windows.
+a pair is scored from embeddings only when its two clips have the same windows. Silent
+windows (below `gate.SILENCE_DBFS`) are stored as zero rows, so they stay gated.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import torch
 
 from .audio import load_audio
-from .functional import window_score_matrix
+from .functional import PairScore, pair_score, window_scores
+from .gate import silent_rows
 from .manifest import resolve
 
 PATHS_KEY = "__paths__"
@@ -75,18 +77,28 @@ class EmbeddingCache:
     def score(self, mix: Any, stem: Any) -> float:
         """The PhaLar score of the clips at paths `mix` and `stem` (as `PhaLarScore.score`).
 
-        Clips of equal length are scored from their cached embeddings; for clips of different
-        lengths (both cut to the shorter one) the audio is read and scored again.
+        Raises:
+            ValueError: a path is empty or its audio cannot be used.
+        """
+        return self.details(mix, stem).score
+
+    def details(self, mix: Any, stem: Any) -> PairScore:
+        """The `PairScore` of the clips at paths `mix` and `stem` (as `PhaLarScore.score_details`).
+
+        Clips of equal length are scored from their cached embeddings (the silent windows
+        are their zero rows); for clips of different lengths (both cut to the shorter one)
+        the audio is read and scored again.
 
         Raises:
             ValueError: a path is empty or its audio cannot be used.
         """
         ex, ey = self.get(mix, "mix"), self.get(stem, "stem")
         if ex.samples != ey.samples:
-            return self.metric.score(resolve(mix, self.folder), resolve(stem, self.folder))
+            return self.metric.score_details(resolve(mix, self.folder), resolve(stem, self.folder))
         device = next(self.metric.model.parameters()).device
-        x, y = (torch.from_numpy(e.windows).to(device)[None] for e in (ex, ey))
-        return float(window_score_matrix(self.metric.model, x, y)[0, 0])
+        x, y = (torch.from_numpy(e.windows).to(device) for e in (ex, ey))
+        scores = window_scores(self.metric.model, x, y).cpu().numpy()
+        return pair_score(scores, silent_rows(ex.windows), silent_rows(ey.windows))
 
 
 def save_embeddings(path: Path, embeddings: dict[str, Embedding]) -> None:

@@ -5,6 +5,8 @@ Every function takes a `PhaLar` model and audio arguments (paths, or arrays with
 model in eval mode under `torch.inference_mode()` in batches of `batch_size` windows, and
 returns numpy values. A pair's score is the mean over time-aligned windows of the symmetric
 score `Re(x^H W_h y)`, `W_h = (W + W^H) / 2`: higher = more coherent, negative = anti-phase.
+A window in which the mix or the stem is below `gate.SILENCE_DBFS` (-70 dBFS RMS) scores 0,
+counts in the mean, and is reported with a `SilentInputWarning`.
 Scores are deterministic, symmetric in mix and stem, and do not depend on what else is in
 the batch, up to float32 rounding (oneDNN/cuDNN choose conv algorithms by batch size: about
 1e-5 relative for the default model). Windows are cut lazily, clip by clip, so memory grows
@@ -13,15 +15,59 @@ with `batch_size`, not with the number or length of the clips.
 
 from __future__ import annotations
 
-from itertools import islice
+import warnings
+from dataclasses import dataclass, field
 from numbers import Real
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
 
 from .audio import AudioError, AudioInput, crop_to_shortest, iter_windows, load_audio, window_starts
+from .embedding import embed_clips, embed_windows, window_score_matrix, window_scores
+from .gate import SilentInputWarning, gate, silence_message, silent_windows
 from .model import PhaLar
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """The score of one (mix, stem) pair with what went into it.
+
+    `score`: the mean of `window_scores` (float). `window_scores`: `[W]` the symmetric score
+    of each time-aligned window (0 where gated). `silent`: `[W]` bool, the windows gated
+    because the mix or the stem is below `gate.SILENCE_DBFS`. `warnings`: the warnings
+    about this pair (`SilentInputWarning`, ...), as instances. `probability`: the
+    calibrated score in [0, 1], or None when not computed (see `calibration.py`).
+    """
+
+    score: float
+    window_scores: np.ndarray
+    silent: np.ndarray
+    warnings: tuple[Warning, ...] = field(default=())
+    probability: float | None = None
+
+    @property
+    def windows(self) -> int:
+        """The number of windows scored."""
+        return len(self.window_scores)
+
+    @property
+    def silent_windows(self) -> int:
+        """The number of windows that scored 0 because an input was silent."""
+        return int(self.silent.sum())
+
+
+def pair_score(
+    window_scores: np.ndarray, mix_silent: np.ndarray, stem_silent: np.ndarray, names: Sequence[str] = ("mix", "stem")
+) -> PairScore:
+    """The `PairScore` of a pair from its per-window scores `[W]` and the silent windows `[W]` of each input."""
+    message = silence_message(names, [mix_silent, stem_silent])
+    return PairScore(
+        score=float(window_scores.mean()),
+        window_scores=window_scores,
+        silent=mix_silent | stem_silent,
+        warnings=() if message is None else (SilentInputWarning(message),),
+    )
 
 
 class BestOffset(NamedTuple):
@@ -34,66 +80,6 @@ class BestOffset(NamedTuple):
 
     seconds: float
     scores: np.ndarray
-
-
-def embed_windows(model: PhaLar, windows: Iterable[np.ndarray], batch_size: int = 16) -> torch.Tensor:
-    """Embed model windows (at the model rate) in batches.
-
-    Args:
-        model: the PhaLar model; run in eval mode, its train/eval mode is restored after.
-        windows: float32 `[K, config.window_samples]`, or any iterable of K windows
-            `[config.window_samples]` (consumed `batch_size` at a time).
-        batch_size: windows per model call.
-
-    Returns:
-        Embeddings `[K, out_dim]` on the model's device (complex64 for the default model).
-
-    Raises:
-        ValueError: `batch_size` is not a positive integer.
-    """
-    check_batch_size(batch_size)
-    device = next(model.parameters()).device
-    windows = iter(windows)
-    out = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            while batch := list(islice(windows, batch_size)):
-                out.append(model.embed(torch.as_tensor(np.stack(batch), device=device)))
-    finally:
-        model.train(was_training)
-    return torch.cat(out)
-
-
-def window_score_matrix(model: PhaLar, ex: torch.Tensor, ey: torch.Tensor) -> torch.Tensor:
-    """Mean over aligned windows of the symmetric score, for every pair of clips (`Similarity.windowed`).
-
-    Args:
-        model: the PhaLar model whose similarity is used.
-        ex: embeddings `[N, W, n]` (W windows per clip).
-        ey: embeddings `[M, W, n]`, the same W windows in time.
-
-    Returns:
-        Scores `[N, M]`: `mean_w Re(ex[i, w]^H W_h ey[j, w])`.
-    """
-    with torch.inference_mode():
-        return model.similarity.windowed(ex, ey)
-
-
-def window_scores(model: PhaLar, ex: torch.Tensor, ey: torch.Tensor) -> torch.Tensor:
-    """Symmetric scores of paired windows (`Similarity.paired`): `scores[k] = Re(ex[k]^H W_h ey[k])`.
-
-    Args:
-        model: the PhaLar model whose similarity is used.
-        ex: embeddings `[K, n]`.
-        ey: embeddings `[K, n]`, paired row by row with `ex`.
-
-    Returns:
-        Scores `[K]`.
-    """
-    with torch.inference_mode():
-        return model.similarity.paired(ex, ey)
 
 
 def phalar_embed(
@@ -112,16 +98,17 @@ def phalar_embed(
 
     Returns:
         `[n_windows, out_dim]` (complex64 for the default model) for one clip, or a list of
-        such arrays for a list of clips.
+        such arrays for a list of clips. A window below `gate.SILENCE_DBFS` embeds to a
+        zero row (it scores 0 with anything).
 
     Raises:
         ValueError: an invalid clip (the message names it: `clips`, `clips[2]`, ...).
     """
     if isinstance(clips, (list, tuple)):
         wavs = _load_list(clips, sample_rate, model, "clips")
-        return [e.cpu().numpy() for e in _embed_clips(model, wavs, batch_size)]
+        return [e.cpu().numpy() for e in embed_clips(model, wavs, batch_size)[0]]
     wav = load_audio(clips, sample_rate, model.config, "clips")
-    return _embed_clips(model, [wav], batch_size)[0].cpu().numpy()
+    return embed_clips(model, [wav], batch_size)[0][0].cpu().numpy()
 
 
 def phalar_score(
@@ -138,12 +125,34 @@ def phalar_score(
 
     Returns:
         The mean over time-aligned windows of the symmetric score; higher = more coherent.
+        Windows where either input is silent score 0 (with a `SilentInputWarning`).
+
+    Raises:
+        ValueError: an invalid `mix` or `stem` (the message names it).
+    """
+    return _warned(phalar_score_details(model, mix, stem, sample_rate, batch_size)).score
+
+
+def phalar_score_details(
+    model: PhaLar, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None, batch_size: int = 16
+) -> PairScore:
+    """`phalar_score` with its per-window scores, the silent windows and the warnings (not emitted).
+
+    Args:
+        model: the PhaLar model.
+        mix: the context (path, or array at `sample_rate`).
+        stem: the candidate part (path, or array at `sample_rate`).
+        sample_rate: rate of array inputs in Hz.
+        batch_size: windows per model call.
+
+    Returns:
+        A `PairScore` (`probability` None).
 
     Raises:
         ValueError: an invalid `mix` or `stem` (the message names it).
     """
     mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
-    return float(_paired_scores(model, [mix_wav], [stem_wav], [("mix", "stem")], batch_size)[0])
+    return _paired_details(model, [mix_wav], [stem_wav], [("mix", "stem")], batch_size)[0]
 
 
 def phalar_paired_scores(
@@ -163,7 +172,23 @@ def phalar_paired_scores(
         batch_size: windows per model call.
 
     Returns:
-        Scores `[B]`, each equal to `phalar_score(model, mixes[i], stems[i])`.
+        Scores `[B]` float32, each equal to `phalar_score(model, mixes[i], stems[i])`.
+
+    Raises:
+        ValueError: the lists differ in length or hold an invalid clip (named: `stems[3]`).
+    """
+    details = phalar_paired_details(model, mixes, stems, sample_rate, batch_size)
+    return np.array([_warned(d).score for d in details], dtype=np.float32)
+
+
+def phalar_paired_details(
+    model: PhaLar,
+    mixes: Sequence[AudioInput],
+    stems: Sequence[AudioInput],
+    sample_rate: int | None = None,
+    batch_size: int = 16,
+) -> list[PairScore]:
+    """`phalar_paired_scores` as a `PairScore` per pair (warnings returned, not emitted).
 
     Raises:
         ValueError: the lists differ in length or hold an invalid clip (named: `stems[3]`).
@@ -175,7 +200,7 @@ def phalar_paired_scores(
             f"Arguments `mixes` and `stems` expected the same number of clips, got {len(mix_wavs)} and {len(stem_wavs)}"
         )
     names = [(f"mixes[{i}]", f"stems[{i}]") for i in range(len(mix_wavs))]
-    return _paired_scores(model, mix_wavs, stem_wavs, names, batch_size)
+    return _paired_details(model, mix_wavs, stem_wavs, names, batch_size)
 
 
 def phalar_score_matrix(
@@ -189,6 +214,8 @@ def phalar_score_matrix(
 
     When clip lengths differ, all clips are cut to the shortest (with a warning) so that
     the windows stay time-aligned; for equal lengths `matrix[i, j] == phalar_score(...)`.
+    The silence gate applies per pair of windows: window w of mix i and stem j scores 0
+    when either is silent.
 
     Args:
         model: the PhaLar model.
@@ -207,7 +234,9 @@ def phalar_score_matrix(
     stem_wavs = _load_list(stems, sample_rate, model, "stems")
     names = [f"mixes[{i}]" for i in range(len(mix_wavs))] + [f"stems[{j}]" for j in range(len(stem_wavs))]
     wavs = crop_to_shortest(mix_wavs + stem_wavs, names, model.config.sample_rate)
-    emb = torch.stack(_embed_clips(model, wavs, batch_size))  # [N + M, W, n]
+    emb, silent = embed_clips(model, wavs, batch_size)
+    _warn_silence(names, silent)
+    emb = torch.stack(emb)  # [N + M, W, n]
     n = len(mix_wavs)
     return window_score_matrix(model, emb[:n], emb[n:]).cpu().numpy()
 
@@ -233,7 +262,7 @@ def phalar_score_curve(
 
     Returns:
         `(times, scores)`, both `[n]`: the window centres in seconds from the clip start,
-        and the symmetric score of each window.
+        and the symmetric score of each window (0 where the mix or the stem is silent).
 
     Raises:
         ValueError: an invalid `mix`, `stem` or `hop_seconds`.
@@ -241,8 +270,8 @@ def phalar_score_curve(
     rate = model.config.sample_rate
     hop = _positive_samples(hop_seconds, rate, "hop_seconds")
     mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
-    windows = (window for w in (mix_wav, stem_wav) for window in iter_windows(w, model.config, hop))
-    ex, ey = embed_windows(model, windows, batch_size).chunk(2)  # [n, dim] each
+    (ex, ey), silent = embed_clips(model, [mix_wav, stem_wav], batch_size, hop)  # [n, dim] each
+    _warn_silence(("mix", "stem"), silent)
     scores = window_scores(model, ex, ey).cpu().numpy()
     starts = np.array(window_starts(len(mix_wav), model.config.window_samples, hop))
     return (starts + model.config.window_samples / 2) / rate, scores
@@ -261,6 +290,8 @@ def phalar_best_offset(
 
     Each candidate offset `o` advances the stem by `o` seconds (zeros fill in; the clip
     length is kept) and scores it against the mix; the shifted stems are embedded in batches.
+    The silence gate applies to every shifted window; among equal best scores (e.g. all 0
+    for a silent stem) the offset nearest 0 wins.
 
     Args:
         model: the PhaLar model.
@@ -286,41 +317,55 @@ def phalar_best_offset(
     k = int(round(max_shift * config.sample_rate)) // step_samples
     offsets = np.arange(-k, k + 1) * step_samples
     mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
-    ex = _embed_clips(model, [mix_wav], batch_size)[0][None]  # [1, W, n]
-    shifted = (window for o in offsets for window in iter_windows(_advance(stem_wav, int(o)), config))
-    ey = embed_windows(model, shifted, batch_size).reshape(len(offsets), ex.shape[1], -1)  # [n_shifts, W, n]
-    scores = window_score_matrix(model, ex, ey)[0].cpu().numpy()
+    _warn_silence(("mix", "stem"), [silent_windows(w, config) for w in (mix_wav, stem_wav)])
+    ex = embed_clips(model, [mix_wav], batch_size)[0][0][None]  # [1, W, n]
+    silent: list[np.ndarray] = []  # [W] per shift, filled as the shifted stems are cut (lazily)
+
+    def shifted() -> Iterator[np.ndarray]:
+        for o in offsets:
+            wav = _advance(stem_wav, int(o))
+            silent.append(silent_windows(wav, config))
+            yield from iter_windows(wav, config)
+
+    ey = embed_windows(model, shifted(), batch_size)
+    ey = gate(ey, np.concatenate(silent)).reshape(len(offsets), ex.shape[1], -1)  # [n_shifts, W, n]
+    scores = window_score_matrix(model, ex, ey)[0].cpu().numpy()  # [n_shifts]
     table = np.stack([offsets / config.sample_rate, scores], axis=1)
-    return BestOffset(float(table[np.argmax(table[:, 1]), 0]), table)
+    best = np.flatnonzero(scores == scores.max())
+    return BestOffset(float(table[best[np.argmin(np.abs(offsets[best]))], 0]), table)
 
 
-def check_batch_size(batch_size: object) -> int:
-    """Raise `ValueError` unless `batch_size` is a positive integer; return it."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"Argument `batch_size` expected a positive integer, got {batch_size!r}")
-    return batch_size
-
-
-def _embed_clips(model: PhaLar, wavs: Sequence[np.ndarray], batch_size: int) -> list[torch.Tensor]:
-    """Embed clips `[samples]` in one stream of windows; `[n_windows_i, n]` per clip."""
-    counts = [len(window_starts(len(w), model.config.window_samples)) for w in wavs]
-    windows = (window for w in wavs for window in iter_windows(w, model.config))
-    return list(embed_windows(model, windows, batch_size).split(counts))
-
-
-def _paired_scores(
+def _paired_details(
     model: PhaLar,
     mix_wavs: Sequence[np.ndarray],
     stem_wavs: Sequence[np.ndarray],
     names: Sequence[tuple[str, str]],
     batch_size: int,
-) -> np.ndarray:
-    """Scores `[B]` of aligned pairs, each pair cut to its common length."""
+) -> list[PairScore]:
+    """A `PairScore` per aligned pair, each pair cut to its common length."""
     rate = model.config.sample_rate
     pairs = [crop_to_shortest(pair, name, rate) for pair, name in zip(zip(mix_wavs, stem_wavs), names)]
-    emb = _embed_clips(model, [w for pair in pairs for w in pair], batch_size)  # mix 0, stem 0, mix 1, ...
-    per_window = window_scores(model, torch.cat(emb[::2]), torch.cat(emb[1::2]))
-    return torch.stack([s.mean() for s in per_window.split([len(e) for e in emb[::2]])]).cpu().numpy()
+    emb, silent = embed_clips(model, [w for pair in pairs for w in pair], batch_size)  # mix 0, stem 0, mix 1, ...
+    per_window = window_scores(model, torch.cat(emb[::2]), torch.cat(emb[1::2])).cpu().numpy()
+    bounds = np.cumsum([len(e) for e in emb[::2]])[:-1]
+    return [
+        pair_score(scores, silent[2 * i], silent[2 * i + 1], names[i])
+        for i, scores in enumerate(np.split(per_window, bounds))
+    ]
+
+
+def _warned(details: PairScore) -> PairScore:
+    """Emit the warnings of `details` (from the caller's caller); return it."""
+    for warning in details.warnings:
+        warnings.warn(warning, stacklevel=4)
+    return details
+
+
+def _warn_silence(names: Sequence[str], silent: Sequence[np.ndarray]) -> None:
+    """A `SilentInputWarning` naming the inputs with silent windows, if any."""
+    message = silence_message(names, silent)
+    if message is not None:
+        warnings.warn(SilentInputWarning(message), stacklevel=3)
 
 
 def _load_pair(

@@ -11,6 +11,7 @@ import torch
 from . import functional as F
 from . import hub
 from .audio import AudioInput
+from .embedding import check_batch_size
 from .model import PhaLar
 
 
@@ -45,7 +46,7 @@ class PhaLarScore:
             WeightsNotFoundError: no `model` given and no shipped weights installed.
             ValueError: `batch_size` is not a positive integer.
         """
-        self.batch_size = F.check_batch_size(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         if model is None:
             model = hub.load_default(device)
         elif device is not None:
@@ -104,6 +105,10 @@ class PhaLarScore:
     def score(self, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None) -> float:
         """Score of `stem` with `mix`: the mean over time-aligned windows (symmetric in the two)."""
         return F.phalar_score(self.model, mix, stem, sample_rate, self.batch_size)
+
+    def score_details(self, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None) -> F.PairScore:
+        """`score` with the per-window scores, the silent windows and the warnings (returned, not emitted)."""
+        return F.phalar_score_details(self.model, mix, stem, sample_rate, self.batch_size)
 
     def score_matrix(
         self, mixes: Sequence[AudioInput], stems: Sequence[AudioInput], sample_rate: int | None = None

@@ -1,10 +1,11 @@
 """`PhaLarCoherence`: PhaLar as a `torchmetrics.Metric` (optional extra `phalar-metric[torchmetrics]`).
 
-The class only validates, keeps the running state and calls `functional.phalar_paired_scores`.
+The class only validates, keeps the running state and calls `functional.phalar_paired_details`.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -16,13 +17,17 @@ except ImportError as err:
         "PhaLarCoherence needs torchmetrics: pip install 'phalar-metric[torchmetrics]'"
     ) from err
 
-from .functional import check_batch_size, phalar_paired_scores
+from .embedding import check_batch_size
+from .functional import phalar_paired_details
 from .hub import load_default, load_pretrained
 from .model import PhaLar
 
 
 class PhaLarCoherence(Metric):
     """Mean PhaLar score of (mix, stem) pairs accumulated over batches.
+
+    Windows where a mix or a stem is silent (below `gate.SILENCE_DBFS`) score 0 and are
+    counted in the states `windows` and `silent_windows` (with a `SilentInputWarning`).
 
     Args:
         sample_rate: rate in Hz of the waveforms passed to `update`.
@@ -62,6 +67,8 @@ class PhaLarCoherence(Metric):
         self.model = model
         self.add_state("sum_scores", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("total", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("windows", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("silent_windows", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, mixes: torch.Tensor, stems: torch.Tensor) -> None:
         """Add a batch of pairs: `mixes` and `stems` `[B, samples]` at `sample_rate`.
@@ -77,9 +84,14 @@ class PhaLarCoherence(Metric):
             raise ValueError(
                 f"Arguments `mixes` and `stems` expected the same batch size, got {len(mixes)} and {len(stems)}"
             )
-        scores = phalar_paired_scores(self.model, list(mixes), list(stems), self.sample_rate, self.batch_size)
-        self.sum_scores += torch.as_tensor(scores, dtype=torch.float64, device=self.sum_scores.device).sum()
-        self.total += len(scores)
+        details = phalar_paired_details(self.model, list(mixes), list(stems), self.sample_rate, self.batch_size)
+        for warning in (w for d in details for w in d.warnings):
+            warnings.warn(warning, stacklevel=2)
+        scores = torch.tensor([d.score for d in details], dtype=torch.float64, device=self.sum_scores.device)
+        self.sum_scores += scores.sum()
+        self.total += len(details)
+        self.windows += sum(d.windows for d in details)
+        self.silent_windows += sum(d.silent_windows for d in details)
 
     def compute(self) -> torch.Tensor:
         """The mean score over all pairs seen (NaN before any update)."""

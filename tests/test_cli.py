@@ -80,7 +80,7 @@ def test_score_pair_json(run, audio: Path, metric: PhaLarScore, monkeypatch: pyt
     monkeypatch.chdir(audio)
     status, out, _ = run("score", "mix1.wav", "short.wav", "--json")
     record = json.loads(out)
-    assert status == 0 and set(record) == {"mix", "stem", "score"}
+    assert status == 0 and {"mix", "stem", "score"} <= set(record)  # plus the fields added since (README table)
     assert record["mix"] == "mix1.wav" and record["stem"] == "short.wav"
     with pytest.warns(UserWarning):  # different lengths: both cut to 1.2 s
         expected = metric.score("mix1.wav", "short.wav")
@@ -110,6 +110,20 @@ def test_score_manifest_echoes_columns_keeps_order_and_reports_failures(
         assert "score" not in records[i] and reason in records[i]["error"]
         assert f"item {i + 1} ({rows[i]['mix']} + {rows[i]['stem']}) failed: " in err
     assert "scored 3 of 6 pairs, 3 failed" in err
+
+
+def test_silent_stems_score_zero_and_are_reported_not_failed(run, audio: Path, tmp_path: Path) -> None:
+    sf.write(audio / "silence.wav", np.zeros(int(1.5 * RATE), np.float32), RATE)
+    rows = [{"mix": "mix1.wav", "stem": "silence.wav"}, {"mix": "mix1.wav", "stem": "bass.wav"}]
+    status, out, err = run("score", "--manifest", str(write_manifest(audio / "pairs.csv", rows)), "-q")
+    silent, sound = (json.loads(line) for line in out.splitlines())
+    assert status == 0 and err == ""
+    assert (silent["score"], silent["windows"], silent["silent_windows"]) == (0.0, 2, 2)
+    assert silent["warnings"] == ["windows below -70 dBFS RMS are silent and score 0: `stem` (2 of 2)"]
+    assert (sound["silent_windows"], sound["warnings"]) == (0, []) and sound["score"] != 0.0
+    status, out, err = run("score", str(audio / "silence.wav"), str(audio / "bass.wav"))
+    assert status == 0 and float(out) == 0.0
+    assert err == "phalar: warning: windows below -70 dBFS RMS are silent and score 0: `mix` (2 of 2)\n"
 
 
 def test_score_manifest_jsonl_custom_columns_to_stdout(
