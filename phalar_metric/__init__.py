@@ -5,8 +5,6 @@
     metric.score("mix.wav", "bass.wav")         # float, higher = more coherent
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .audio import AudioError, load_audio
 from .config import PhaLarConfig
 from .functional import (
@@ -25,11 +23,7 @@ from .gate import SILENCE_DBFS, SilentInputWarning
 from .hub import ChecksumError, WeightsNotFoundError, load_default, load_pretrained, push_to_hub, save_pretrained
 from .metric import PhaLarScore
 from .model import PhaLar
-
-try:
-    __version__ = version("phalar-metric")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0+unknown"
+from .provenance import __version__
 
 __all__ = [
     "AudioError",

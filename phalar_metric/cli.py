@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from .correlate import METHODS, CorrelationResult, correlate_csv
 from .errors import fatal, one_line
-from .embedding_cache import Embedding, EmbeddingCache, load_embeddings, save_embeddings
+from .embedding_cache import Embedding, EmbeddingCache, embedding_provenance, load_embeddings, save_embeddings
 from .manifest import read_jsonl, read_manifest, write_jsonl
 from .functional import PairScore
 from .metric import PhaLarScore
@@ -156,10 +156,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
         return _score_manifest(args)
     if args.output is not None:
         fatal(PROG, "score: -o/--output goes with --manifest")
-    cache = EmbeddingCache(_load_metric(args), stored=_stored(args))
+    metric = _load_metric(args)
+    cache = EmbeddingCache(metric, stored=_stored(args, metric))
     details = cache.details(args.mix, args.stem)
     if args.json:
-        print(json.dumps({"mix": args.mix, "stem": args.stem, **_result_fields(details)}))
+        print(json.dumps({"mix": args.mix, "stem": args.stem, **_result_fields(details), **metric.provenance}))
     else:
         for warning in details.warnings:
             warnings.warn(warning)
@@ -187,15 +188,18 @@ def _score_manifest(args: argparse.Namespace) -> int:
 
 def _score_rows(args: argparse.Namespace, rows: list[dict[str, Any]], shard: Shard) -> int:
     """Score this shard's rows of the manifest, write them (merged when sharded); the exit status."""
-    cache = EmbeddingCache(_load_metric(args), args.manifest.parent, _stored(args))
+    metric = _load_metric(args)
+    cache = EmbeddingCache(metric, args.manifest.parent, _stored(args, metric))
+    provenance = metric.provenance
     records = []
     for i in _progress(shard, len(rows), args, "pair"):
         row = rows[i]
         try:
-            records.append({**row, **_result_fields(cache.details(row.get(args.mix_col), row.get(args.stem_col)))})
+            fields = _result_fields(cache.details(row.get(args.mix_col), row.get(args.stem_col)))
         except ITEM_ERRORS as err:
-            records.append({**row, "error": _reason(err)})
+            fields = {"error": _reason(err)}
             _report(i, f"{row.get(args.mix_col)} + {row.get(args.stem_col)}", err)
+        records.append({**row, **fields, **provenance})
     failed = shard.total(sum("error" in r for r in records))
     if args.output is None:
         write_jsonl(records, sys.stdout)
@@ -222,7 +226,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 def _embed_items(args: argparse.Namespace, items: list[Any], folder: Path, shard: Shard) -> int:
     """Embed this shard's clips, write them (merged when sharded); the exit status."""
-    cache = EmbeddingCache(_load_metric(args), folder)
+    metric = _load_metric(args)
+    cache = EmbeddingCache(metric, folder)
     done: dict[str, Embedding] = {}
     failed = 0
     for i in _progress(shard, len(items), args, "clip"):
@@ -233,8 +238,8 @@ def _embed_items(args: argparse.Namespace, items: list[Any], folder: Path, shard
             _report(i, str(items[i]), err)
     shard.collect(
         args.output,
-        lambda path: save_embeddings(path, done),
-        lambda parts: save_embeddings(args.output, _merge_embeddings(parts, items)),
+        lambda path: save_embeddings(path, done, embedding_provenance(metric)),
+        lambda parts: save_embeddings(args.output, _merge_embeddings(parts, items), embedding_provenance(metric)),
     )
     return _summary(shard, args, len(items), shard.total(failed), "embedded", "clips")
 
@@ -257,7 +262,8 @@ def _cmd_correlate(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         seed=args.seed,
     )
-    print(json.dumps(result.to_dict()) if args.json else _format_correlation(result))
+    record = result.to_dict() if metric is None else {**result.to_dict(), "provenance": metric.provenance}
+    print(json.dumps(record) if args.json else _format_correlation(result))
     return 0
 
 
@@ -286,9 +292,9 @@ def _load_metric(args: argparse.Namespace) -> PhaLarScore:
     return PhaLarScore.from_pretrained(args.model, revision=args.revision, device=device, batch_size=args.batch_size)
 
 
-def _stored(args: argparse.Namespace) -> dict[str, Embedding] | None:
-    """The embeddings of --embeddings, if given."""
-    return None if args.embeddings is None else load_embeddings(args.embeddings)
+def _stored(args: argparse.Namespace, metric: PhaLarScore) -> dict[str, Embedding] | None:
+    """The embeddings of --embeddings, if given (refused unless made with `metric`'s weights and config)."""
+    return None if args.embeddings is None else load_embeddings(args.embeddings, embedding_provenance(metric))
 
 
 def _shard(args: argparse.Namespace) -> Shard:

@@ -2,13 +2,16 @@
 
 A stored embeddings file (`save_embeddings`) is an `.npz` with one complex64 array
 `[n_windows, out_dim]` per clip under the clip's path as written (`np.load(f)["mix.wav"]`),
-plus `__paths__` and `__samples__`: each clip's length in samples at the model rate, so that
-a pair is scored from embeddings only when its two clips have the same windows. Silent
-windows (below `gate.SILENCE_DBFS`) are stored as zero rows, so they stay gated.
+plus `__paths__`, `__samples__` (each clip's length in samples at the model rate, so that
+a pair is scored from embeddings only when its two clips have the same windows) and
+`__provenance__` (JSON: `phalar_version`, `weights_sha256` and the model `config`; a file is
+scored only by a model with the same weights and config). Silent windows (below
+`gate.SILENCE_DBFS`) are stored as zero rows, so they stay gated.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from .manifest import resolve
 
 PATHS_KEY = "__paths__"
 SAMPLES_KEY = "__samples__"
+PROVENANCE_KEY = "__provenance__"
 
 
 @dataclass
@@ -101,23 +105,44 @@ class EmbeddingCache:
         return pair_score(scores, silent_rows(ex.windows), silent_rows(ey.windows))
 
 
-def save_embeddings(path: Path, embeddings: dict[str, Embedding]) -> None:
-    """Write `embeddings` (by path, in order) to the `.npz` file `path` (any file name)."""
+def save_embeddings(path: Path, embeddings: dict[str, Embedding], provenance: dict[str, Any]) -> None:
+    """Write `embeddings` (by path, in order) and their `provenance` to the `.npz` file `path` (any name).
+
+    Args:
+        path: the output file.
+        embeddings: the clips' embeddings by path as written.
+        provenance: what made them (`embedding_provenance`), stored as JSON under `__provenance__`.
+    """
     keys = list(embeddings)
     arrays = {k: embeddings[k].windows for k in keys}
     with path.open("wb") as f:
         np.savez(
             f,
             **arrays,
-            **{PATHS_KEY: np.array(keys, dtype=str), SAMPLES_KEY: np.array([embeddings[k].samples for k in keys])},
+            **{
+                PATHS_KEY: np.array(keys, dtype=str),
+                SAMPLES_KEY: np.array([embeddings[k].samples for k in keys]),
+                PROVENANCE_KEY: np.array(json.dumps(provenance)),
+            },
         )
 
 
-def load_embeddings(path: Path) -> dict[str, Embedding]:
+def embedding_provenance(metric: Any) -> dict[str, Any]:
+    """What an embeddings file depends on: the metric's `provenance` and its model config."""
+    return {**metric.provenance, "config": metric.model.config.to_dict()}
+
+
+def load_embeddings(path: Path, expected: dict[str, Any] | None = None) -> dict[str, Embedding]:
     """Read a file written by `save_embeddings`.
 
+    Args:
+        path: the `.npz` file.
+        expected: if given, the `embedding_provenance` of the metric that will score them:
+            a file made with other weights (`weights_sha256`) or another `config` is refused.
+
     Raises:
-        ValueError: the file is not such an embeddings file.
+        ValueError: the file is not such an embeddings file, or does not match `expected`
+            (the message names both weights and the config keys that differ).
         OSError: the file cannot be read.
     """
     try:
@@ -126,6 +151,30 @@ def load_embeddings(path: Path) -> dict[str, Embedding]:
             raise ValueError("not an .npz file")
         with z:
             keys, samples = z[PATHS_KEY].tolist(), z[SAMPLES_KEY].tolist()
-            return {k: Embedding(z[k], int(n)) for k, n in zip(keys, samples)}
+            stored = json.loads(str(z[PROVENANCE_KEY])) if PROVENANCE_KEY in z.files else None
+            embeddings = {k: Embedding(z[k], int(n)) for k, n in zip(keys, samples)}
     except (KeyError, ValueError) as err:
         raise ValueError(f"{path} is not a PhaLar embeddings file (`phalar embed -o FILE.npz`): {err}") from None
+    if expected is not None:
+        _check_provenance(path, stored, expected)
+    return embeddings
+
+
+def _check_provenance(path: Path, stored: dict[str, Any] | None, expected: dict[str, Any]) -> None:
+    """Raise `ValueError` unless `stored` was made with the weights and config of `expected`."""
+    if stored is None:
+        raise ValueError(
+            f"{path} has no provenance (written before phalar-metric stored it): its weights are unknown; "
+            f"embed the clips again (model weights {expected['weights_sha256']})"
+        )
+    config_diff = [
+        f"{k}: {stored['config'].get(k)!r} vs {v!r}" for k, v in expected["config"].items() if stored["config"].get(k) != v
+    ]
+    if stored["weights_sha256"] != expected["weights_sha256"] or config_diff:
+        config = f"; config differs ({', '.join(config_diff)})" if config_diff else ""
+        raise ValueError(
+            f"{path} was made with weights {stored['weights_sha256']} (phalar {stored['phalar_version']}), "
+            f"but the model scoring it has weights {expected['weights_sha256']} "
+            f"(phalar {expected['phalar_version']}){config}: embed the clips again with this model, "
+            "or score with the model that embedded them"
+        )

@@ -18,16 +18,19 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import LocalEntryNotFoundError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .config import PhaLarConfig
 from .model import PhaLar
+from .provenance import provenance, state_bytes
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -42,6 +45,27 @@ class WeightsNotFoundError(FileNotFoundError):
 
 class ChecksumError(ValueError):
     """`model.safetensors` does not have the expected sha256."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded model with where it came from.
+
+    `model`: the `PhaLar` model in eval mode. `weights_sha256`: the verified sha256 of its
+    `model.safetensors`. `hub_repo`, `hub_revision`, `hub_commit`: the Hub repository, the
+    revision asked for and the commit it resolved to (None for a local folder).
+    """
+
+    model: PhaLar
+    weights_sha256: str
+    hub_repo: str | None = None
+    hub_revision: str | None = None
+    hub_commit: str | None = None
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """`phalar_version`, `weights_sha256` and, from the Hub, `hub_repo`/`hub_revision`/`hub_commit`."""
+        return provenance(self.weights_sha256, self.hub_repo, self.hub_revision, self.hub_commit)
 
 
 def default_weights_dir() -> Path:
@@ -62,13 +86,18 @@ def load_default(device: str | torch.device | None = None) -> PhaLar:
         WeightsNotFoundError: this installation has no shipped weights.
         ChecksumError: the shipped weights do not match their checksum.
     """
+    return default_checkpoint(device).model
+
+
+def default_checkpoint(device: str | torch.device | None = None) -> Checkpoint:
+    """`load_default` with the checkpoint's provenance (see `Checkpoint`)."""
     directory = default_weights_dir()
     if not (directory / WEIGHTS_NAME).is_file():
         raise WeightsNotFoundError(
             f"The default PhaLar weights are not installed ({directory / WEIGHTS_NAME} is missing). "
             "Load a checkpoint instead: `PhaLarScore.from_pretrained(repo_id_or_folder)`."
         )
-    return load_pretrained(directory, device=device)
+    return load_checkpoint(directory, device=device)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -93,8 +122,7 @@ def save_pretrained(model: PhaLar, directory: str | Path, model_card: str | None
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS_NAME))
+    (directory / WEIGHTS_NAME).write_bytes(state_bytes(model))
     model.config.save(directory / CONFIG_NAME)
     checksums = {WEIGHTS_NAME: sha256_file(directory / WEIGHTS_NAME)}
     (directory / CHECKSUMS_NAME).write_text(json.dumps(checksums, indent=2) + "\n")
@@ -130,7 +158,20 @@ def load_pretrained(
             offline or while the Hub cannot be reached.
         ChecksumError: `model.safetensors` does not match `checksums.json` or `sha256`.
     """
+    return load_checkpoint(repo_id_or_path, revision, cache_dir, sha256, device, endpoint).model
+
+
+def load_checkpoint(
+    repo_id_or_path: str | Path,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    sha256: str | None = None,
+    device: str | torch.device | None = None,
+    endpoint: str | None = None,
+) -> Checkpoint:
+    """`load_pretrained` with the checkpoint's provenance (see `Checkpoint`); same arguments and errors."""
     folder = Path(repo_id_or_path).expanduser()
+    hub: dict[str, str | None] = {}
     if folder.is_dir():
         files = {name: folder / name for name in (WEIGHTS_NAME, CONFIG_NAME, CHECKSUMS_NAME)}
         missing = [str(p) for p in files.values() if not p.is_file()]
@@ -140,10 +181,13 @@ def load_pretrained(
         raise WeightsNotFoundError(f"No such checkpoint folder: {folder} (and not a Hub repo id)")
     else:
         files = _download(str(repo_id_or_path), revision, cache_dir, endpoint)
-    _verify(files[WEIGHTS_NAME], files[CHECKSUMS_NAME], sha256)
+        snapshot = files[WEIGHTS_NAME].parent  # the cache's snapshots/<commit>/ folder
+        commit = snapshot.name if snapshot.parent.name == "snapshots" else None
+        hub = {"hub_repo": str(repo_id_or_path), "hub_revision": revision or "main", "hub_commit": commit}
+    actual = _verify(files[WEIGHTS_NAME], files[CHECKSUMS_NAME], sha256)
     model = PhaLar(PhaLarConfig.load(files[CONFIG_NAME]))
     model.load_state_dict(load_file(str(files[WEIGHTS_NAME]), device="cpu"))
-    return model.to(device or "cpu").eval()
+    return Checkpoint(model.to(device or "cpu").eval(), actual, **hub)
 
 
 def push_to_hub(
@@ -208,8 +252,8 @@ def _offline() -> bool:
     return now or hf_constants.is_offline_mode()
 
 
-def _verify(weights: Path, checksums: Path, sha256: str | None) -> None:
-    """Check the sha256 of `weights` against `checksums.json` and the optional `sha256`."""
+def _verify(weights: Path, checksums: Path, sha256: str | None) -> str:
+    """Check the sha256 of `weights` against `checksums.json` and the optional `sha256`; return it."""
     actual = sha256_file(weights)
     recorded = json.loads(Path(checksums).read_text()).get(WEIGHTS_NAME)
     if recorded is None:
@@ -220,3 +264,4 @@ def _verify(weights: Path, checksums: Path, sha256: str | None) -> None:
                 f"{weights} has sha256 {actual}, but {source} expects {expected}: "
                 "the file is corrupt or not the requested version; delete it and download again"
             )
+    return actual

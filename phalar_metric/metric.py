@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ from . import hub
 from .audio import AudioInput
 from .embedding import check_batch_size
 from .model import PhaLar
+from .provenance import provenance, weights_sha256
 
 
 class PhaLarScore:
@@ -32,13 +33,17 @@ class PhaLarScore:
     """
 
     def __init__(
-        self, model: PhaLar | None = None, device: str | torch.device | None = None, batch_size: int = 16
+        self,
+        model: PhaLar | hub.Checkpoint | None = None,
+        device: str | torch.device | None = None,
+        batch_size: int = 16,
     ) -> None:
         """Wrap `model` (moved to `device` if given), or load the shipped weights.
 
         Args:
             model: a `PhaLar` model to use (its train/eval mode is left as it is: scoring
-                always runs in eval mode); default the shipped weights (`hub.load_default`).
+                always runs in eval mode), or a loaded `hub.Checkpoint` (model and
+                provenance); default the shipped weights (`hub.default_checkpoint`).
             device: where to run the model (default: CPU, or where `model` already is).
             batch_size: model windows per forward pass.
 
@@ -48,10 +53,10 @@ class PhaLarScore:
         """
         self.batch_size = check_batch_size(batch_size)
         if model is None:
-            model = hub.load_default(device)
-        elif device is not None:
-            model = model.to(device)
-        self.model = model
+            model = hub.default_checkpoint(device)
+        self._checkpoint = model if isinstance(model, hub.Checkpoint) else None
+        model = model.model if isinstance(model, hub.Checkpoint) else model
+        self.model = model if device is None else model.to(device)
 
     @classmethod
     def from_pretrained(
@@ -76,10 +81,10 @@ class PhaLarScore:
         Returns:
             The metric.
         """
-        model = hub.load_pretrained(
+        checkpoint = hub.load_checkpoint(
             repo_id_or_dir, revision=revision, cache_dir=cache_dir, sha256=sha256, device=device
         )
-        return cls(model, batch_size=batch_size)
+        return cls(checkpoint, batch_size=batch_size)
 
     def save_pretrained(self, directory: str | Path, model_card: str | None = None) -> Path:
         """Write the model as a checkpoint folder (see `hub.save_pretrained`); returns its path."""
@@ -96,6 +101,18 @@ class PhaLarScore:
     ) -> str:
         """Upload the model to a Hub repository (see `hub.push_to_hub`); returns the commit URL."""
         return hub.push_to_hub(self.model, repo_id, revision, private, token, commit_message, model_card)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the scores come from: `phalar_version`, `weights_sha256` (of `model.safetensors`)
+        and, for weights from the Hub, `hub_repo`, `hub_revision` and `hub_commit`.
+
+        A model passed in memory is hashed as `save_pretrained` would write it (each call:
+        weights may change between calls).
+        """
+        if self._checkpoint is not None and self._checkpoint.model is self.model:
+            return self._checkpoint.provenance
+        return provenance(weights_sha256(self.model))
 
     @property
     def sample_rate(self) -> int:

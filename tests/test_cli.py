@@ -16,58 +16,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import RATE, synth
+from cli_helpers import TONES, audio, read_lines, run, write_manifest  # noqa: F401 (fixtures)
+from conftest import RATE
 
 import phalar_metric
 from phalar_metric import PhaLarScore, hub
-from phalar_metric.cli import main
 
 REPO = Path(phalar_metric.__file__).resolve().parent.parent
-TONES = {"mix1.wav": 110.0, "mix2.wav": 165.0, "bass.wav": 55.0, "lead.wav": 440.0}
-
-
-@pytest.fixture
-def audio(tmp_path: Path) -> Path:
-    """A folder of 1.5 s clips at 16 kHz (`TONES`), a 1.2 s `short.wav` and a corrupt `bad.wav`."""
-    folder = tmp_path / "audio"
-    folder.mkdir()
-    for name, f0 in TONES.items():
-        sf.write(folder / name, synth(RATE, f0=f0, clicks=(0.3, 0.8)), RATE)
-    sf.write(folder / "short.wav", synth(RATE, seconds=1.2), RATE)
-    (folder / "bad.wav").write_bytes(b"not audio")
-    return folder
-
-
-@pytest.fixture
-def run(tiny_checkpoint: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
-    """`run(*argv)` -> (exit status, stdout, stderr) of `main`, with `--model` on the tiny checkpoint."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-
-    def _run(*argv: str, model: bool = True) -> tuple[int, str, str]:
-        args = [*argv, "--model", str(tiny_checkpoint)] if model else list(argv)
-        try:
-            status = main(args)
-        except SystemExit as e:
-            status = e.code
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return _run
-
-
-def write_manifest(path: Path, rows: list[dict]) -> Path:
-    """A .csv (header from the first row) or .jsonl manifest."""
-    if path.suffix == ".csv":
-        lines = [",".join(rows[0])] + [",".join(str(v) for v in r.values()) for r in rows]
-    else:
-        lines = [json.dumps(r) for r in rows]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def read_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_score_pair_prints_the_metric_score(run, audio: Path, metric: PhaLarScore) -> None:

@@ -28,6 +28,7 @@ from huggingface_hub import constants as hf_constants
 from safetensors.torch import load_file
 
 from phalar_metric import PhaLar, PhaLarScore, hub
+from phalar_metric import __version__ as phalar_version
 from phalar_metric.hub import ChecksumError, WeightsNotFoundError, load_pretrained
 
 REPO = "phalar/tiny"
@@ -276,6 +277,12 @@ def test_hub_pinned_revision_and_sha256(
         load_pretrained(REPO, revision=COMMIT, cache_dir=tmp_path, sha256="ab" * 32, endpoint=endpoint)
     metric = PhaLarScore.from_pretrained(REPO, revision=COMMIT, cache_dir=tmp_path)  # cached: no endpoint needed
     assert same_weights(metric.model, tiny_model)
+    assert metric.provenance == {
+        "phalar_version": phalar_version, "weights_sha256": sha, "hub_repo": REPO, "hub_revision": COMMIT,
+        "hub_commit": COMMIT,
+    }  # fmt: skip
+    latest = hub.load_checkpoint(REPO, cache_dir=tmp_path / "main", endpoint=endpoint).provenance
+    assert (latest["hub_revision"], latest["hub_commit"]) == ("main", COMMIT)  # the branch, and what it resolved to
 
 
 def test_offline_and_not_cached_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
