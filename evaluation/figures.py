@@ -44,7 +44,7 @@ def offset_figure(metric: PhaLarScore, mix: np.ndarray, stem: np.ndarray, path: 
     ax.axvline(best.seconds * 1000, color="C3", ls="--", lw=1, label=f"best: {best.seconds * 1000:+.0f} ms")
     ax.set(xlabel="offset of the stem (ms)", ylabel="score", title="Score against time offset")
     ax.legend()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def phasor_figure(metric: PhaLarScore, stem: np.ndarray, start: int, path: Path, max_shift: float = 0.5,
@@ -82,7 +82,7 @@ def phasor_figure(metric: PhaLarScore, stem: np.ndarray, start: int, path: Path,
         ax.set(title=title, xlabel="Re", ylabel="Im", aspect="equal")
         ax.legend(fontsize=8)
     fig.suptitle(f"Embedding components as the stem is delayed by 0-{max_shift * 1000:.0f} ms (colour)")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def accuracy_figure(results: list[dict], path: Path) -> Path:
@@ -101,7 +101,7 @@ def accuracy_figure(results: list[dict], path: Path) -> Path:
     ax.set_xticks(k_grid, [str(k) for k in k_grid])
     ax.set_xticks([], minor=True)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def coherence_figure(metric: PhaLarScore, mix: np.ndarray, stem: np.ndarray, other: np.ndarray, path: Path,
@@ -119,7 +119,7 @@ def coherence_figure(metric: PhaLarScore, mix: np.ndarray, stem: np.ndarray, oth
         ax.plot(times, scores, label=label)
     ax.set(xlabel="time (s, window centre)", ylabel="score", title="Coherence over the song")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def song_parts(song: Song, stem: str | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -133,7 +133,7 @@ def song_parts(song: Song, stem: str | None) -> tuple[np.ndarray, np.ndarray, st
     return np.delete(stems, i, axis=0).sum(0), stems[i], name
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_png(fig: Figure, path: Path) -> Path:
     """Write `fig` as a PNG with the Agg renderer (no pyplot, no global state)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)

@@ -28,6 +28,48 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", type=Path, help="write the Markdown table here")
 
 
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """`--model` (repeatable), `--variant`, `--revision`, `--source` (repeatable), `--seconds`."""
+    p.add_argument("--model", action="append", default=[],
+                   help="checkpoint folder, run folder or Hub repo id (repeatable)")
+    p.add_argument("--variant", action="append", default=[],
+                   help="a name for each --model in the table (default: the folder name)")
+    p.add_argument("--revision", help="Hub revision of the --model repos")
+    p.add_argument("--source", action="append", required=True, help="rendered:ROOT or NAME:PATH (repeatable)")
+    p.add_argument("--seconds", type=float, help="clip length (default: the first model's window, else 5)")
+
+
+def add_baseline_args(p: argparse.ArgumentParser) -> None:
+    """`--no-baseline`, `--tune-split`, `--baseline-weights`: the chroma + onset baseline's arguments."""
+    p.add_argument("--no-baseline", action="store_true", help="leave the chroma + onset baseline out")
+    p.add_argument("--tune-split", default="val", help="split the baseline weights are tuned on (default: val)")
+    p.add_argument("--baseline-weights", help="fixed baseline weights W_CHROMA,W_ONSET instead of tuning")
+
+
+def load_models(args: argparse.Namespace) -> tuple[dict[str, PhaLar], float]:
+    """The `--model` checkpoints by `--variant` name (default: folder name) and the clip
+    length in seconds (`--seconds`, else the first model's window, else 5); every model must
+    embed windows of that length."""
+    names = args.variant or [Path(m).name or m for m in args.model]
+    if len(names) != len(args.model):
+        raise ValueError(f"--variant expects one name per --model ({len(args.model)}), got {len(names)}")
+    if not args.model and args.no_baseline:
+        raise ValueError("nothing to evaluate: give --model, or leave out --no-baseline")
+    models = {name: load_model(spec, args.revision) for name, spec in zip(names, args.model)}
+    seconds = args.seconds or (next(iter(models.values())).config.window_seconds if models else 5.0)
+    for name, model in models.items():
+        if model.config.window_samples != int(round(seconds * SAMPLE_RATE)):
+            raise ValueError(f"model {name!r} embeds {model.config.window_seconds:g} s windows but the clips are "
+                             f"{seconds:g} s (--seconds): evaluate it in a separate run")
+    return models, seconds
+
+
+def describe_models(models: dict[str, PhaLar], args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON record of `load_models(args)`: per name its `--model`, `--revision` and config."""
+    return {name: {"model": spec, "revision": args.revision, "config": model.config.to_dict()}
+            for (name, model), spec in zip(models.items(), args.model)}
+
+
 def load_model(spec: str, revision: str | None = None) -> PhaLar:
     """A PhaLar model in eval mode from a checkpoint folder, a training run folder (its
     `best/` checkpoint) or a Hugging Face Hub repo id (at `revision`)."""

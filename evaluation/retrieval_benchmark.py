@@ -15,7 +15,6 @@ windows of the same song (same split of stems). The chroma + onset baseline
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -26,7 +25,8 @@ from training.sources.base import SAMPLE_RATE, Song
 from training.validation import eval_pairs, score_pairs
 
 from . import baseline
-from .report import Parser, add_run_args, fatal, load_model, markdown_table, songs_from, write_outputs
+from .report import (Parser, add_baseline_args, add_model_args, add_run_args, describe_models, fatal,
+                     load_models, markdown_table, songs_from, write_outputs)
 from .retrieval import expected_accuracy_at_k, hard_accuracy, retrieval_metrics
 
 PROG = "python -m evaluation.retrieval"
@@ -36,19 +36,11 @@ BASELINE = "chroma+onset baseline"
 def get_parser() -> argparse.ArgumentParser:
     """The retrieval benchmark's arguments."""
     p = Parser(prog=PROG, description="Stem retrieval acc@K and hard@8 of PhaLar checkpoints and the baseline.")
-    p.add_argument("--model", action="append", default=[],
-                   help="checkpoint folder, run folder or Hub repo id (repeatable)")
-    p.add_argument("--variant", action="append", default=[],
-                   help="a name for each --model in the table (default: the folder name)")
-    p.add_argument("--revision", help="Hub revision of the --model repos")
-    p.add_argument("--source", action="append", required=True, help="rendered:ROOT or NAME:PATH (repeatable)")
+    add_model_args(p)
     add_pair_args(p)
     p.add_argument("--ks", default="2,8,16,64", help="candidate-set sizes (default: 2,8,16,64)")
     p.add_argument("--pair-seed", type=int, default=1234, help="seed of the pairs (default: 1234, as the trainer)")
-    p.add_argument("--seconds", type=float, help="clip length (default: the first model's window, else 5)")
-    p.add_argument("--no-baseline", action="store_true", help="leave the chroma + onset baseline out")
-    p.add_argument("--tune-split", default="val", help="split the baseline weights are tuned on (default: val)")
-    p.add_argument("--baseline-weights", help="fixed baseline weights W_CHROMA,W_ONSET instead of tuning")
+    add_baseline_args(p)
     add_run_args(p)
     return p
 
@@ -82,18 +74,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Score every model (and the baseline) on the same pairs; the JSON result."""
     torch.set_num_threads(args.threads)
     ks = tuple(int(k) for k in args.ks.split(","))
-    names = args.variant or [Path(m).name or m for m in args.model]
-    if len(names) != len(args.model):
-        raise ValueError(f"--variant expects one name per --model ({len(args.model)}), got {len(names)}")
-    if not args.model and args.no_baseline:
-        raise ValueError("nothing to evaluate: give --model, or leave out --no-baseline")
-    models = {name: load_model(spec, args.revision) for name, spec in zip(names, args.model)}
-    seconds = args.seconds or (next(iter(models.values())).config.window_seconds if models else 5.0)
+    models, seconds = load_models(args)
     window = int(round(seconds * SAMPLE_RATE))
-    for name, model in models.items():
-        if model.config.window_samples != window:
-            raise ValueError(f"model {name!r} embeds {model.config.window_seconds:g} s windows but the clips are "
-                             f"{seconds:g} s (--seconds): evaluate it in a separate run")
 
     def pair_sets(split: str) -> tuple[Batch, Batch]:
         songs = select_songs(songs_from(args.source, split), args.songs, split)
@@ -109,11 +91,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "split": args.split, "song_prefixes": args.songs, "sources": args.source, "seconds": seconds,
         "pairs": len(pairs.song), "groups": len(np.unique(groups.group)), "songs": len(np.unique(pairs.song)),
         "trials": args.trials, "seed": args.seed, "pair_seed": args.pair_seed,
-        "models": {name: {"model": spec, "revision": args.revision, "config": models[name].config.to_dict()}
-                   for name, spec in zip(names, args.model)},
+        "models": describe_models(models, args),
     }  # fmt: skip
     if not args.no_baseline:
-        weights, tuned_on = _baseline_weights(args, pair_sets, max(ks))
+        weights, tuned_on = baseline_weights(args, pair_sets, max(ks))
         sims = [baseline.pair_similarities(b.context, b.target) for b in (pairs, groups)]
         results[BASELINE] = metrics(*(baseline.combine(s, weights) for s in sims))
         out["baseline"] = {"weights": {"chroma": weights[0], "onset": weights[1]}, "tuned_on": tuned_on}
@@ -132,8 +113,8 @@ def select_songs(songs: list[Song], prefixes: list[str], split: str) -> list[Son
     return kept
 
 
-def _baseline_weights(args: argparse.Namespace, pair_sets: Callable[[str], tuple[Batch, Batch]],
-                      k: int) -> tuple[tuple[float, float], str | None]:
+def baseline_weights(args: argparse.Namespace, pair_sets: Callable[[str], tuple[Batch, Batch]],
+                     k: int) -> tuple[tuple[float, float], str | None]:
     """`((w_chroma, w_onset), tuning split)`: fixed by --baseline-weights, or tuned on
     --tune-split to maximise the mean of the exact expected acc@K (largest K) and hard@8."""
     if args.baseline_weights:

@@ -44,7 +44,8 @@ def write_rendered_cache(root: Path, songs_per_split: int = 8, seconds: float = 
             folder.mkdir(parents=True)
             np.save(folder / "stems.npy", np.round(stems * 32767).astype(np.int16))
             meta = {"name": f"procedural/{i:05d}", "sample_rate": RATE, "tempo": bpm, "beats": beats,
-                    "stems": [{"name": n} for n in ("drums", "bass", "chords")]}
+                    "stems": [{"name": n, "program": program, "is_drum": n == "drums", "soundfont": "TimGM6mb.sf2"}
+                              for n, program in (("drums", 0), ("bass", 33), ("chords", 0))]}
             (folder / "meta.json").write_text(json.dumps(meta))
     return root
 
