@@ -1,4 +1,4 @@
-"""The fast CQT path matches nnAudio's `CQT2010v2` forward to float32 roundoff."""
+"""The fast CQT path (`phalar_metric.nnaudio_cqt`) matches nnAudio's `CQT2010v2` forward to float32 roundoff."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from phalar_metric.config import PhaLarConfig, tiny_config
-from phalar_metric.frontend import Frontend, StridedLowpass
+from phalar_metric.frontend import Frontend
+from phalar_metric.nnaudio_cqt import StridedLowpass, check_nnaudio_version
 
 torch.set_num_threads(1)
 SR = 16000
@@ -78,3 +79,18 @@ def test_strided_lowpass_rejects_inputs_without_an_output() -> None:
 def test_frontend_names_a_wrong_shape() -> None:
     with pytest.raises(ValueError, match=r"\[batch, samples\], got \(16000,\)"):
         frontend("tiny")(torch.zeros(16000))
+
+
+@pytest.mark.parametrize("installed", ["0.3.2", "0.4.0", "1.0.1", "unknown"])
+def test_unsupported_nnaudio_is_named(installed: str) -> None:
+    with pytest.raises(ImportError, match=rf"nnAudio>=0\.3\.3,<0\.4, but nnAudio {installed} is installed"):
+        check_nnaudio_version(installed)
+
+
+def test_supported_nnaudio_passes() -> None:
+    check_nnaudio_version()  # the installed one
+    check_nnaudio_version("0.3.3")
+
+
+def test_fixed_kernels_stay_out_of_the_state_dict() -> None:
+    assert not [k for k in frontend("tiny").state_dict()]
