@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from training.sources.procedural import METERS, generate_song
+from training.sources.procedural import generate_song
+from training.sources.procedural_writer import METERS
 from training.symbolic import SymbolicSong
 
 REPO = Path(__file__).resolve().parents[2]

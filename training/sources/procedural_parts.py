@@ -7,15 +7,11 @@ start in seconds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .procedural import CLAP, CRASH, HAT, KICK, OPEN_HAT, PEDAL_HAT, RIDE, SHAKER, SNARE, TOMS, Section
-
-if TYPE_CHECKING:
-    from .procedural import SongWriter
+from .procedural_writer import CLAP, CRASH, HAT, KICK, OPEN_HAT, PEDAL_HAT, RIDE, SHAKER, SNARE, TOMS
+from .procedural_writer import Section, SongWriter
 
 
-def bass(w: "SongWriter", sec: Section, degree: int, span: tuple[int, int], offset: float) -> None:
+def bass(w: SongWriter, sec: Section, degree: int, span: tuple[int, int], offset: float) -> None:
     root, fifth = w.chord(degree)[0], w.chord(degree)[2]
     low = w.place(root, 28)
     spb, (start, n) = w.grid.steps_per_beat, span
@@ -36,7 +32,7 @@ def bass(w: "SongWriter", sec: Section, degree: int, span: tuple[int, int], offs
                 w.note("bass", start + step, spb * 0.7, low if step != 2 * spb else w.place(fifth, low), sec.velocity, offset)
 
 
-def _voicing(w: "SongWriter", degree: int, lo: int, size: int) -> list[int]:
+def _voicing(w: SongWriter, degree: int, lo: int, size: int) -> list[int]:
     pcs = w.chord(degree, size)
     inversion = w.rng.randrange(len(pcs))
     pcs = pcs[inversion:] + pcs[:inversion]
@@ -47,7 +43,7 @@ def _voicing(w: "SongWriter", degree: int, lo: int, size: int) -> list[int]:
     return out
 
 
-def comp(w: "SongWriter", sec: Section, degree: int, span: tuple[int, int], offset: float) -> None:
+def comp(w: SongWriter, sec: Section, degree: int, span: tuple[int, int], offset: float) -> None:
     chord = _voicing(w, degree, 52, 3 + (w.rng.random() < 0.3))
     spb, (start, n) = w.grid.steps_per_beat, span
     style = sec.groove % 4
@@ -64,12 +60,12 @@ def comp(w: "SongWriter", sec: Section, degree: int, span: tuple[int, int], offs
             w.note("comp", start + step, length, pitch, sec.velocity - 10, offset)
 
 
-def pad(w: "SongWriter", sec: Section, degree: int, span: tuple[int, int], offset: float) -> None:
+def pad(w: SongWriter, sec: Section, degree: int, span: tuple[int, int], offset: float) -> None:
     for pitch in _voicing(w, degree, 55, 4):
         w.note("pad", span[0], span[1], pitch, sec.velocity - 20, offset)
 
 
-def arp(w: "SongWriter", sec: Section, degree: int, span: tuple[int, int], offset: float) -> None:
+def arp(w: SongWriter, sec: Section, degree: int, span: tuple[int, int], offset: float) -> None:
     chord = _voicing(w, degree, 60, 3)
     chord = chord + [chord[0] + 12]
     step_len = max(1, w.grid.steps_per_beat // (2 if sec.groove % 2 else 4))
@@ -79,7 +75,7 @@ def arp(w: "SongWriter", sec: Section, degree: int, span: tuple[int, int], offse
         w.note("arp", step, step_len * 0.9, order[k % len(order)], sec.velocity - 15 + 10 * (k % 2 == 0), offset)
 
 
-def motif(w: "SongWriter", sec: Section) -> list[tuple[int, int, int]]:
+def motif(w: SongWriter, sec: Section) -> list[tuple[int, int, int]]:
     """A one-bar melodic motif: (step, length in steps, scale index) triples."""
     spb, bar = w.grid.steps_per_beat, w.grid.steps_per_bar
     unit = max(1, spb // 2)
@@ -93,7 +89,7 @@ def motif(w: "SongWriter", sec: Section) -> list[tuple[int, int, int]]:
     return steps
 
 
-def lead(w: "SongWriter", sec: Section, melody: list[tuple[int, int, int]], bar: int, offset: float) -> None:
+def lead(w: SongWriter, sec: Section, melody: list[tuple[int, int, int]], bar: int, offset: float) -> None:
     pitches = w.scale_pitches(60, 88)
     transpose = (0, 0, 2, -1)[bar % 4]  # the motif answers itself across a 4-bar phrase
     for step, length, idx in melody:
@@ -101,7 +97,7 @@ def lead(w: "SongWriter", sec: Section, melody: list[tuple[int, int, int]], bar:
         w.note("lead", step, length * 0.95, pitch, sec.velocity, offset)
 
 
-def drums(w: "SongWriter", sec: Section, offset: float, fill: bool, crash: bool) -> None:
+def drums(w: SongWriter, sec: Section, offset: float, fill: bool, crash: bool) -> None:
     spb, beats = w.grid.steps_per_beat, w.grid.beats_per_bar
     bar, v = spb * beats, sec.velocity
 
