@@ -12,6 +12,7 @@ scored only by a model with the same weights and config). Silent windows (below
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from .audio import load_audio
+from .copy_check import copy_coherence
 from .functional import PairScore, pair_score, window_scores
 from .gate import silent_rows
 from .manifest import resolve
@@ -40,18 +42,24 @@ class Embedding:
 class EmbeddingCache:
     """Embeddings of audio files by path, each file embedded at most once.
 
+    The audio of the last `WAV_CACHE` clips read is kept for the copy check of a pair
+    (`copy_check.py`); a clip that has left it is read again, not embedded again.
+
     Args:
         metric: the `PhaLarScore` that embeds and scores.
         folder: relative paths are read from this folder (a manifest's folder).
         stored: embeddings already computed (`load_embeddings`), looked up by the path as
-            written before any audio is read.
+            written before any audio is read; pairs scored from them skip the copy check.
     """
+
+    WAV_CACHE = 4
 
     def __init__(self, metric: Any, folder: Path = Path("."), stored: dict[str, Embedding] | None = None) -> None:
         self.metric = metric
         self.folder = folder
         self.stored = stored or {}
         self._cache: dict[str, Embedding | Exception] = {}
+        self._wavs: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def get(self, value: Any, name: str = "audio") -> Embedding:
         """The embedding of the clip at path `value` (a failure to load it is raised again on every call).
@@ -63,12 +71,12 @@ class EmbeddingCache:
         Raises:
             ValueError: the path is empty or the audio cannot be used.
         """
-        key = value if isinstance(value, str) else repr(value)
+        key = _key(value)
         if key in self.stored:
             return self.stored[key]
         if key not in self._cache:
             try:
-                wav = load_audio(resolve(value, self.folder), None, self.metric.model.config, name)
+                wav = self.audio(value, name)
                 windows = self.metric.embed(wav, sample_rate=self.metric.sample_rate)
                 self._cache[key] = Embedding(windows, len(wav))
             except ValueError as err:
@@ -77,6 +85,20 @@ class EmbeddingCache:
         if isinstance(found, Exception):
             raise found
         return found
+
+    def audio(self, value: Any, name: str = "audio") -> np.ndarray:
+        """The clip at path `value` as `[samples]` at the model rate (kept for the next few calls).
+
+        Raises:
+            ValueError: the path is empty or the audio cannot be used.
+        """
+        key = _key(value)
+        if key not in self._wavs:
+            self._wavs[key] = load_audio(resolve(value, self.folder), None, self.metric.model.config, name)
+            while len(self._wavs) > self.WAV_CACHE:
+                self._wavs.popitem(last=False)
+        self._wavs.move_to_end(key)
+        return self._wavs[key]
 
     def score(self, mix: Any, stem: Any) -> float:
         """The PhaLar score of the clips at paths `mix` and `stem` (as `PhaLarScore.score`).
@@ -90,8 +112,9 @@ class EmbeddingCache:
         """The `PairScore` of the clips at paths `mix` and `stem` (as `PhaLarScore.score_details`).
 
         Clips of equal length are scored from their cached embeddings (the silent windows
-        are their zero rows); for clips of different lengths (both cut to the shorter one)
-        the audio is read and scored again.
+        are their zero rows) and checked for a copy on their audio (not for stored
+        embeddings); clips of different lengths (both cut to the shorter one) are read and
+        scored again.
 
         Raises:
             ValueError: a path is empty or its audio cannot be used.
@@ -102,7 +125,14 @@ class EmbeddingCache:
         device = next(self.metric.model.parameters()).device
         x, y = (torch.from_numpy(e.windows).to(device) for e in (ex, ey))
         scores = window_scores(self.metric.model, x, y).cpu().numpy()
-        return pair_score(scores, silent_rows(ex.windows), silent_rows(ey.windows))
+        from_audio = _key(mix) not in self.stored and _key(stem) not in self.stored
+        coherence = copy_coherence(self.audio(mix, "mix"), self.audio(stem, "stem")) if from_audio else None
+        return pair_score(scores, silent_rows(ex.windows), silent_rows(ey.windows), coherence)
+
+
+def _key(value: Any) -> str:
+    """The cache key of a path as written."""
+    return value if isinstance(value, str) else repr(value)
 
 
 def save_embeddings(path: Path, embeddings: dict[str, Embedding], provenance: dict[str, Any]) -> None:

@@ -6,7 +6,8 @@ model in eval mode under `torch.inference_mode()` in batches of `batch_size` win
 returns numpy values. A pair's score is the mean over time-aligned windows of the symmetric
 score `Re(x^H W_h y)`, `W_h = (W + W^H) / 2`: higher = more coherent, negative = anti-phase.
 A window in which the mix or the stem is below `gate.SILENCE_DBFS` (-70 dBFS RMS) scores 0,
-counts in the mean, and is reported with a `SilentInputWarning`.
+counts in the mean, and is reported with a `SilentInputWarning`. Pair scores also check
+whether the stem is a copy of the mix (`copy_check.py`, a `StemCopyWarning`).
 Scores are deterministic, symmetric in mix and stem, and do not depend on what else is in
 the batch, up to float32 rounding (oneDNN/cuDNN choose conv algorithms by batch size: about
 1e-5 relative for the default model). Windows are cut lazily, clip by clip, so memory grows
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from .audio import AudioError, AudioInput, crop_to_shortest, iter_windows, load_audio, window_starts
+from .copy_check import copy_coherence, copy_warning
 from .embedding import embed_clips, embed_windows, window_score_matrix, window_scores
 from .gate import SilentInputWarning, gate, silence_message, silent_windows
 from .model import PhaLar
@@ -36,7 +38,7 @@ class PairScore:
     `score`: the mean of `window_scores` (float). `window_scores`: `[W]` the symmetric score
     of each time-aligned window (0 where gated). `silent`: `[W]` bool, the windows gated
     because the mix or the stem is below `gate.SILENCE_DBFS`. `warnings`: the warnings
-    about this pair (`SilentInputWarning`, ...), as instances. `probability`: the
+    about this pair (`SilentInputWarning`, `StemCopyWarning`), as instances. `probability`: the
     calibrated score in [0, 1], or None when not computed (see `calibration.py`).
     """
 
@@ -58,15 +60,31 @@ class PairScore:
 
 
 def pair_score(
-    window_scores: np.ndarray, mix_silent: np.ndarray, stem_silent: np.ndarray, names: Sequence[str] = ("mix", "stem")
+    window_scores: np.ndarray,
+    mix_silent: np.ndarray,
+    stem_silent: np.ndarray,
+    coherence: float | None,
+    names: tuple[str, str] = ("mix", "stem"),
 ) -> PairScore:
-    """The `PairScore` of a pair from its per-window scores `[W]` and the silent windows `[W]` of each input."""
+    """The `PairScore` of a pair.
+
+    Args:
+        window_scores: `[W]` the score of each window.
+        mix_silent: `[W]` bool, the silent windows of the mix.
+        stem_silent: `[W]` bool, the silent windows of the stem.
+        coherence: the pair's `copy_check.copy_coherence`, or None when the audio was not at hand.
+        names: the two inputs' names in warnings.
+    """
     message = silence_message(names, [mix_silent, stem_silent])
+    found = [
+        None if message is None else SilentInputWarning(message),
+        None if coherence is None else copy_warning(coherence, names),
+    ]
     return PairScore(
         score=float(window_scores.mean()),
         window_scores=window_scores,
         silent=mix_silent | stem_silent,
-        warnings=() if message is None else (SilentInputWarning(message),),
+        warnings=tuple(w for w in found if w is not None),
     )
 
 
@@ -349,7 +367,7 @@ def _paired_details(
     per_window = window_scores(model, torch.cat(emb[::2]), torch.cat(emb[1::2])).cpu().numpy()
     bounds = np.cumsum([len(e) for e in emb[::2]])[:-1]
     return [
-        pair_score(scores, silent[2 * i], silent[2 * i + 1], names[i])
+        pair_score(scores, silent[2 * i], silent[2 * i + 1], copy_coherence(*pairs[i]), tuple(names[i]))
         for i, scores in enumerate(np.split(per_window, bounds))
     ]
 

@@ -11,7 +11,10 @@ from conftest import RATE, synth
 
 from phalar_metric.cli import main
 
-TONES = {"mix1.wav": 110.0, "mix2.wav": 165.0, "bass.wav": 55.0, "lead.wav": 440.0}
+# The stems are detuned from the mixes' harmonics and click at other times, so that no stem
+# is phase-locked to a mix (which the copy check would report as a leaked copy).
+TONES = {"mix1.wav": 110.0, "mix2.wav": 165.0, "bass.wav": 56.3, "lead.wav": 447.0}
+CLICKS = {"mix1.wav": (0.3, 0.8), "mix2.wav": (0.25, 0.95), "bass.wav": (0.45, 1.1), "lead.wav": (0.2, 0.65)}
 
 
 @pytest.fixture
@@ -20,7 +23,7 @@ def audio(tmp_path: Path) -> Path:
     folder = tmp_path / "audio"
     folder.mkdir()
     for name, f0 in TONES.items():
-        sf.write(folder / name, synth(RATE, f0=f0, clicks=(0.3, 0.8)), RATE)
+        sf.write(folder / name, synth(RATE, f0=f0, clicks=CLICKS[name]), RATE)
     sf.write(folder / "short.wav", synth(RATE, seconds=1.2), RATE)
     (folder / "bad.wav").write_bytes(b"not audio")
     return folder
