@@ -27,9 +27,9 @@ from phalar_metric.config import PhaLarConfig
 from training import train
 
 from .report import Parser, add_run_args, fatal, markdown_table, write_outputs
-from .retrieval_benchmark import add_pair_args
-from .retrieval_benchmark import get_parser as retrieval_parser
-from .retrieval_benchmark import run as run_retrieval
+from .retrieval import add_pair_args
+from .retrieval import get_parser as retrieval_parser
+from .retrieval import run as run_retrieval
 
 PROG = "python -m evaluation.ablations"
 VARIANTS = {  # name: (PhaLarConfig overrides, description)

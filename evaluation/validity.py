@@ -38,7 +38,7 @@ from training.validation import eval_pairs
 from . import baseline
 from .report import (Parser, add_baseline_args, add_model_args, add_run_args, describe_models, fatal, load_models,
                      markdown_table, songs_from, write_outputs)
-from .retrieval_benchmark import BASELINE, baseline_weights, select_songs
+from .retrieval import BASELINE, baseline_weights, select_songs
 from .validity_figures import curve_figures
 from .validity_stats import Scores, curves, win_rates
 from .validity_trials import draw_trials, row_names, trial_clips

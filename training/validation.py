@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from evaluation.retrieval import accuracy_at_k, hard_accuracy
 from phalar_metric.functional import embed_windows
 from phalar_metric.model import PhaLar
 
+from .retrieval_metrics import accuracy_at_k, hard_accuracy
 from .sampler import Batch, PairSampler
 from .sources import Song, load_songs
 

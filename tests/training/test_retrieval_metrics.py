@@ -1,11 +1,13 @@
-"""Retrieval accuracy at K and same-song (hard) accuracy on hand-made score matrices."""
+"""Retrieval accuracy at K, its exact expectation and same-song (hard) accuracy on hand-made score matrices."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
 
-from evaluation.retrieval import accuracy_at_k, hard_accuracy
+from training.retrieval_metrics import accuracy_at_k, expected_accuracy_at_k, hard_accuracy, retrieval_metrics
 
 
 def test_a_dominant_diagonal_always_wins() -> None:
@@ -48,3 +50,37 @@ def test_hard_accuracy_by_hand() -> None:
     assert hard_accuracy(scores, np.array([0, 0, 0, 1, 1, 2])) == pytest.approx(2 / 5)
     with pytest.raises(ValueError, match="at least two"):
         hard_accuracy(np.eye(3), np.arange(3))
+
+
+def test_expected_accuracy_matches_enumeration() -> None:
+    """Against an independent count over every possible distractor set (ties lose)."""
+    rng = np.random.default_rng(0)
+    songs = np.repeat(np.arange(5), 2)
+    scores = rng.integers(0, 4, size=(10, 10)).astype(float)  # many ties
+    for k in (2, 3, 5):
+        per_context = []
+        for i in range(10):
+            pool = np.flatnonzero(songs != songs[i])
+            sets = list(itertools.combinations(pool, k - 1))
+            per_context.append(np.mean([scores[i, i] > scores[i, list(s)].max() for s in sets]))
+        assert expected_accuracy_at_k(scores, songs, k) == pytest.approx(np.mean(per_context))
+
+
+def test_expected_accuracy_is_what_the_trials_estimate() -> None:
+    rng = np.random.default_rng(1)
+    songs = np.repeat(np.arange(40), 2)
+    scores = rng.standard_normal((80, 80)) + 1.5 * np.eye(80)
+    trials = accuracy_at_k(scores, songs, (2, 16), trials=20000, seed=3)
+    for k in (2, 16):
+        assert trials[k] == pytest.approx(expected_accuracy_at_k(scores, songs, k), abs=0.015)
+
+
+def test_expected_accuracy_needs_enough_distractors() -> None:
+    with pytest.raises(ValueError, match="K=8 needs 7 distractors"):
+        expected_accuracy_at_k(np.eye(4), np.arange(4), 8)
+
+
+def test_retrieval_metrics_names_the_group_size() -> None:
+    pairs, groups = np.eye(6), np.eye(6)
+    out = retrieval_metrics(pairs, np.arange(6), groups, np.repeat([0, 1], 3), (2, 4), trials=10, seed=0)
+    assert out == {"acc@2": 1.0, "acc@4": 1.0, "hard@3": 1.0}
