@@ -111,9 +111,7 @@ def track_beats(metric: PhaLarScore, audio: AudioInput, sample_rate: int | None 
     wav = load_audio(audio, sample_rate, config, "audio")
     window, rate = config.window_samples, config.sample_rate
     hop = max(1, int(round((hop_seconds or config.window_seconds / 2) * rate)))
-    starts = window_starts(len(wav), window, hop)
-    if starts[-1] + window < len(wav):  # cover the tail with a window ending at the last sample
-        starts.append(len(wav) - window)
+    starts = window_starts(len(wav), window, hop, cover_end=True)
     padded = np.pad(wav, (0, max(0, window - len(wav))))
     emb = embed_windows(model, np.stack([padded[s : s + window] for s in starts]), metric.batch_size)
     scores = window_score_matrix(model, emb[:, None], bank.embeddings[:, None]).cpu().numpy()

@@ -107,7 +107,7 @@ def crop_to_shortest(wavs: Sequence[np.ndarray], names: Sequence[str], sample_ra
     return [w[:n] for w in wavs]
 
 
-def window_starts(n_samples: int, window: int, hop: int | None = None) -> list[int]:
+def window_starts(n_samples: int, window: int, hop: int | None = None, cover_end: bool | None = None) -> list[int]:
     """Start samples of the windows of a clip of `n_samples` samples.
 
     Args:
@@ -115,7 +115,9 @@ def window_starts(n_samples: int, window: int, hop: int | None = None) -> list[i
         window: window length in samples.
         hop: `None` for the scoring policy (non-overlapping, plus a last window ending at
             the clip end); otherwise a regular grid with this hop in samples (the tail
-            shorter than a hop is left out).
+            shorter than a hop is left out, unless `cover_end`).
+        cover_end: add a last window ending at the clip end where the grid stops short of
+            it; default: only for the scoring policy (`hop` None).
 
     Returns:
         Window starts in samples; `[0]` when the clip is not longer than one window.
@@ -123,7 +125,7 @@ def window_starts(n_samples: int, window: int, hop: int | None = None) -> list[i
     if n_samples <= window:
         return [0]
     starts = list(range(0, n_samples - window + 1, hop or window))
-    if hop is None and starts[-1] + window < n_samples:
+    if (hop is None if cover_end is None else cover_end) and starts[-1] + window < n_samples:
         starts.append(n_samples - window)
     return starts
 

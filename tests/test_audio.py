@@ -139,6 +139,8 @@ def test_window_starts_policy() -> None:
     assert window_starts(800, 400) == [0, 400]
     assert window_starts(1000, 400) == [0, 400, 600]  # the last window ends at the clip end
     assert window_starts(1000, 400, hop=250) == [0, 250, 500]  # a regular grid drops the tail
+    assert window_starts(1000, 400, hop=250, cover_end=True) == [0, 250, 500, 600]  # unless asked to cover it
+    assert window_starts(1000, 400, cover_end=False) == [0, 400]
 
 
 @settings(max_examples=200, deadline=None)
