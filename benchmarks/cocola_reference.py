@@ -26,7 +26,8 @@ import torch
 from efficientnet_pytorch import EfficientNet
 from torch import nn
 
-SAMPLE_RATE = 16000  # Hz
+from phalar_metric.config import SAMPLE_RATE  # COCOLA's rate too: both embed the same 16 kHz clips
+
 N_FFT, WIN_LENGTH, HOP_LENGTH = 1024, 400, 160  # samples
 N_MELS, F_MIN, F_MAX = 64, 60.0, 7800.0  # mel bands, Hz
 TOP_DB = 80.0  # dB, librosa's power_to_db default

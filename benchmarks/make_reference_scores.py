@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from phalar_metric.config import PhaLarConfig
+from phalar_metric.config import SAMPLE_RATE, PhaLarConfig
 from phalar_metric.functional import phalar_score, phalar_score_matrix
 from phalar_metric.model import PhaLar
 
@@ -27,7 +27,6 @@ from .common import synth_music
 
 SEED = 0
 SECONDS = 7.0  # two scoring windows per clip: 0-5 s and 2-7 s
-RATE = 16000  # Hz, the model rate
 HIGH_RATE = 44100  # Hz, the rate of the resampled pair
 BATCH_SIZE = 4
 MIX_PARTS, STEM_PARTS = ("bass", "chords", "drums"), ("bass", "drums")
@@ -41,9 +40,9 @@ def reference_model() -> PhaLar:
 
 def reference_scores(model: PhaLar) -> tuple[np.ndarray, float]:
     """`[3, 3]` scores of mixes (rows) against stems at 16 kHz, and the score of a 44.1 kHz stereo pair."""
-    mixes = [synth_music(SECONDS, RATE, seed=s, parts=MIX_PARTS) for s in range(3)]
-    stems = [synth_music(SECONDS, RATE, seed=s, parts=STEM_PARTS) for s in range(3)]
-    matrix = phalar_score_matrix(model, mixes, stems, sample_rate=RATE, batch_size=BATCH_SIZE)
+    mixes = [synth_music(SECONDS, SAMPLE_RATE, seed=s, parts=MIX_PARTS) for s in range(3)]
+    stems = [synth_music(SECONDS, SAMPLE_RATE, seed=s, parts=STEM_PARTS) for s in range(3)]
+    matrix = phalar_score_matrix(model, mixes, stems, sample_rate=SAMPLE_RATE, batch_size=BATCH_SIZE)
     mix, stem = (synth_music(SECONDS, HIGH_RATE, seed=3, parts=parts) for parts in (MIX_PARTS, STEM_PARTS))
     stereo = np.stack([mix, 0.5 * mix]), np.stack([stem, 0.8 * stem])  # [2, samples] each
     return matrix, phalar_score(model, *stereo, sample_rate=HIGH_RATE, batch_size=BATCH_SIZE)

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from phalar_metric.config import SAMPLE_RATE
 from training.sources.procedural import generate_song
 from training.synth import VALIDATION_SOUNDFONT, StemSynth
 
-RATE = 16000
 SECONDS = 10.0
 
 
@@ -29,8 +29,8 @@ def render(seed: int, start: float, synth: StemSynth) -> tuple[np.ndarray, np.nd
     names = [s.name for s in song.stems]
     if "bass" not in names or song.duration < start + SECONDS:
         raise ValueError(f"seed {seed} has no bass or is too short; pick another")
-    n = int((start + SECONDS) * RATE)
-    stems = {s.name: synth.render(s, VALIDATION_SOUNDFONT, n)[int(start * RATE) :] for s in song.stems}
+    n = int((start + SECONDS) * SAMPLE_RATE)
+    stems = {s.name: synth.render(s, VALIDATION_SOUNDFONT, n)[int(start * SAMPLE_RATE) :] for s in song.stems}
     bass = stems.pop("bass")
     return sum(stems.values()), bass, song.tempo
 
@@ -42,15 +42,16 @@ def main() -> None:
     p.add_argument("--start", type=float, default=8.0, help="seconds into the song")
     p.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = p.parse_args()
-    synth = StemSynth(RATE)
+    synth = StemSynth(SAMPLE_RATE)
     mix, bass, tempo = render(args.seed, args.start, synth)
     _, other_bass, _ = render(args.other_seed, args.start, synth)
-    eighth = int(round(60.0 / tempo / 2 * RATE))
+    eighth = int(round(60.0 / tempo / 2 * SAMPLE_RATE))
     shifted = np.concatenate([np.zeros(eighth, np.float32), bass[:-eighth]])
     peak = max(np.abs(x).max() for x in (mix, bass, other_bass))
     for name, audio in {"mix": mix, "stem_aligned": bass, "stem_shifted": shifted, "stem_unrelated": other_bass}.items():
-        sf.write(args.out / f"{name}.flac", (audio / peak * 0.9).astype(np.float32), RATE, subtype="PCM_16")
-    print(f"wrote {args.out}: tempo {tempo:.1f} BPM, shift {eighth / RATE * 1000:.0f} ms")
+        wav = (audio / peak * 0.9).astype(np.float32)
+        sf.write(args.out / f"{name}.flac", wav, SAMPLE_RATE, subtype="PCM_16")
+    print(f"wrote {args.out}: tempo {tempo:.1f} BPM, shift {eighth / SAMPLE_RATE * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

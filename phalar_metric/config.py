@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+SAMPLE_RATE = 16000  # Hz, the model rate; training data and evaluation use it too
 FRONTENDS = ("cqt", "mel")
 POOLINGS = ("spectral", "gap")
 HEADS = ("complex", "magnitude", "real")
@@ -29,7 +30,7 @@ class PhaLarConfig:
     """
 
     # audio
-    sample_rate: int = 16000  # Hz, the model rate
+    sample_rate: int = SAMPLE_RATE  # Hz, the model rate
     window_seconds: float = 5.0  # one embedding covers this many seconds
     min_seconds: float = 1.0  # shorter clips are rejected, longer ones padded to a window
     # front-end

@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from phalar_metric.config import SAMPLE_RATE
+
 from .sources import chorales, procedural
 from .symbolic import SymbolicSong
 from .synth import DRUM_KITS, TRAIN_SOUNDFONTS, VALIDATION_SOUNDFONT, StemSynth
 
-SAMPLE_RATE = 16000
 MAX_SECONDS = 120.0
 
 

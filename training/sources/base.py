@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-SAMPLE_RATE = 16000  # every source delivers stems at this rate
+from phalar_metric.config import SAMPLE_RATE  # every source delivers stems at this rate
 
 
 class Song(ABC):
