@@ -1,9 +1,11 @@
-"""Shared plumbing of the benchmark scripts: arguments, the model, synthetic music, timing, output."""
+"""Shared plumbing of the benchmark scripts: arguments, the model, synthetic music, timing, environment.
+
+Tables and JSON are written by `evaluation.report` (`markdown_table`, `write_outputs`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -17,7 +19,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from phalar_metric.config import PhaLarConfig
-from phalar_metric.hub import WEIGHTS_NAME, default_weights_dir, load_default, load_pretrained
+from evaluation.report import load_model
+from phalar_metric.hub import WEIGHTS_NAME, default_weights_dir, load_default
 from phalar_metric.model import PhaLar
 
 RANDOM_MODEL_NOTE = (
@@ -29,7 +32,8 @@ RANDOM_MODEL_NOTE = (
 def get_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """A parser with the options every benchmark takes: --model, --device, --threads, --quick, --json."""
     p = argparse.ArgumentParser(prog=prog, description=description)
-    p.add_argument("--model", help="checkpoint folder or Hub repo id (default: shipped weights, else a random model)")
+    p.add_argument("--model", help="checkpoint folder, run folder or Hub repo id "
+                                   "(default: shipped weights, else a random model)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for torch and numpy (default: 2)")
     p.add_argument("--quick", action="store_true", help="a smoke run: a few clips, one repeat")
@@ -55,14 +59,14 @@ def set_threads(n: int) -> None:
     threadpool_limits(n)
 
 
-def load_model(spec: str | None, device: str) -> tuple[PhaLar, str]:
+def benchmark_model(spec: str | None, device: str) -> tuple[PhaLar, str]:
     """The model to benchmark, in eval mode on `device`, and a line saying which it is.
 
-    `spec` (a checkpoint folder or Hub repo id) if given, else the shipped weights if
-    installed, else a seeded random `PhaLar(PhaLarConfig())`.
+    `spec` (a checkpoint folder, run folder or Hub repo id, see `evaluation.report.load_model`)
+    if given, else the shipped weights if installed, else a seeded random `PhaLar(PhaLarConfig())`.
     """
     if spec is not None:
-        return load_pretrained(spec, device=device), f"checkpoint {spec}"
+        return load_model(spec, device=device), f"checkpoint {spec}"
     if (default_weights_dir() / WEIGHTS_NAME).is_file():
         return load_default(device), "shipped default weights"
     torch.manual_seed(0)
@@ -148,18 +152,3 @@ def environment(args: argparse.Namespace, model_note: str) -> dict[str, Any]:
 def environment_lines(env: dict[str, Any]) -> str:
     """The environment as Markdown bullet lines."""
     return "".join(f"- {key}: {value}\n" for key, value in env.items())
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 2) -> str:
-    """A GitHub Markdown table; floats are printed with `digits` decimals."""
-    cells = [[f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
-    lines = [header, ["---"] * len(header), *cells]
-    return "".join("| " + " | ".join(line) + " |\n" for line in lines)
-
-
-def emit(text: str, result: dict[str, Any], json_path: Path | None) -> None:
-    """Print the Markdown `text`; write `result` as JSON to `json_path` if given."""
-    print(text, end="")
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result, indent=2) + "\n")

@@ -35,11 +35,11 @@ import psutil
 import soundfile as sf
 import torch
 
+from evaluation.report import markdown_table, write_outputs
 from phalar_metric.audio import load_audio
 from phalar_metric.metric import PhaLarScore
 
-from .common import emit, environment, environment_lines, get_parser, load_model, markdown_table, parse_args
-from .common import set_threads, synth_music
+from .common import benchmark_model, environment, environment_lines, get_parser, parse_args, set_threads, synth_music
 
 PROG = "python -m benchmarks.memory"
 QUICK = {"minutes": 0.5}
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "met_rss": result["peak_rss_mb"] < TARGET_RSS_MB,
         "applies": args.minutes == 10.0,
     }
-    emit(report(result), result, args.json)
+    write_outputs(result, report(result), args.json, None)
     return result
 
 
@@ -97,7 +97,7 @@ def write_song(path: Path, seconds: float, rate: int, channels: int, parts: Sequ
 def measure_scoring(args: argparse.Namespace) -> dict[str, Any]:
     """In the child process: load the metric, time loading and scoring of the pair, track memory."""
     set_threads(args.threads)
-    model, note = load_model(args.model, args.device)
+    model, note = benchmark_model(args.model, args.device)
     metric = PhaLarScore(model, batch_size=args.batch_size)
     process = psutil.Process()
     baseline_mb = process.memory_info().rss / 2**20

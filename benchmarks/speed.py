@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from evaluation.report import markdown_table, write_outputs
 from phalar_metric.config import PhaLarConfig
 from phalar_metric.functional import window_score_matrix
 from phalar_metric.metric import PhaLarScore
@@ -36,8 +37,8 @@ from training.train import TrainConfig, pair_loss, param_groups
 
 from .cocola_reference import CocolaStyle
 from .cocola_reference import count_parameters as cocola_parameters
-from .common import emit, environment, environment_lines, get_parser, load_model, markdown_table, measure
-from .common import parse_args, set_threads, synth_music
+from .common import benchmark_model, environment, environment_lines, get_parser, measure, parse_args, set_threads
+from .common import synth_music
 
 PROG = "python -m benchmarks.speed"
 QUICK = {"clips": 4, "batch_sizes": "2", "repeats": 1, "trials": 50, "train_batch": 2, "train_steps": 1}
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if min([args.clips, args.repeats, args.k, args.trials, args.train_batch, args.train_steps, *batch_sizes]) < 1:
         p.error("--clips, --batch-sizes, --repeats, --k, --trials, --train-batch and --train-steps must be positive")
     set_threads(args.threads)
-    model, note = load_model(args.model, args.device)
+    model, note = benchmark_model(args.model, args.device)
     torch.manual_seed(0)
     cocola = CocolaStyle().to(args.device).eval()
     rate = model.config.sample_rate
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "ratio_public_vs_cocola": best["ratio_public"],
         "met_ratio": best["ratio_public"] >= TARGET_RATIO,
     }
-    emit(report(result), result, args.json)
+    write_outputs(result, report(result), args.json, None)
     return result
 
 
@@ -175,7 +176,7 @@ def report(result: dict[str, Any]) -> str:
         + f"- parameters: PhaLar {params['phalar']:,}; COCOLA-style {params['cocola_style']['total']:,}\n\n"
         + "### Embedding throughput (5 s clips per second)\n\n"
         + markdown_table(["batch", "PhaLarScore.embed", "PhaLar.embed (raw)", "COCOLA-style",
-                          "PhaLar/COCOLA (public)", "PhaLar/COCOLA (raw)"], emb)  # fmt: skip
+                          "PhaLar/COCOLA (public)", "PhaLar/COCOLA (raw)"], emb, digits=2)  # fmt: skip
         + f"\nTargets: >= {TARGET_CLIPS_PER_S:g} clips/s: {_verdict(targets['met_clips_per_s'])} "
         + f"({targets['phalar_public_clips_per_s']:.2f}); >= {TARGET_RATIO:g}x COCOLA-style: "
         + f"{_verdict(targets['met_ratio'])} ({targets['ratio_public_vs_cocola']:.2f}x)\n\n"
@@ -183,7 +184,7 @@ def report(result: dict[str, Any]) -> str:
         + markdown_table(["embed pool (s)", "matrix products (ms/trial)"],
                          [[ret["embed_pool_s"], ret["ms_per_trial"]]], digits=3)  # fmt: skip
         + "\n### Training step (AdamW, InfoNCE; 2 clips per pair)\n\n"
-        + markdown_table(["model", "amp", "parameters", "pairs", "s/step", "clips/s"], train)
+        + markdown_table(["model", "amp", "parameters", "pairs", "s/step", "clips/s"], train, digits=2)
     )
 
 

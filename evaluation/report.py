@@ -1,4 +1,5 @@
-"""Shared plumbing of the evaluation commands: one-line errors, model loading, JSON and Markdown out."""
+"""Shared plumbing of the evaluation commands (and the benchmarks): one-line errors, model loading,
+JSON and Markdown out."""
 
 from __future__ import annotations
 
@@ -70,30 +71,27 @@ def describe_models(models: dict[str, PhaLar], args: argparse.Namespace) -> dict
             for (name, model), spec in zip(models.items(), args.model)}
 
 
-def load_model(spec: str, revision: str | None = None) -> PhaLar:
-    """A PhaLar model in eval mode from a checkpoint folder, a training run folder (its
-    `best/` checkpoint) or a Hugging Face Hub repo id (at `revision`)."""
+def load_model(spec: str, revision: str | None = None, device: str | None = None) -> PhaLar:
+    """A PhaLar model in eval mode on `device` (default CPU) from a checkpoint folder, a
+    training run folder (its `best/` checkpoint) or a Hugging Face Hub repo id (at `revision`)."""
     run_best = Path(spec) / "best"
-    return load_pretrained(run_best if run_best.is_dir() else spec, revision=revision)
+    return load_pretrained(run_best if run_best.is_dir() else spec, revision=revision, device=device)
 
 
 def songs_from(sources: Sequence[str], split: str) -> list[Song]:
-    """Songs of `split` from `--source` specs: "rendered:ROOT" (the render cache at ROOT) or
-    "NAME:PATH" for a corpus loader of `training.sources` (moisesdb, slakh, cocochorales)."""
-    songs: list[Song] = []
-    for spec in sources:
-        name, _, path = spec.partition(":")
-        songs += load_songs(["rendered"], path, split) if name == "rendered" else load_songs([spec], "", split)
+    """Songs of `split` from `--source` specs ("rendered:ROOT" or "NAME:PATH", as
+    `training.sources.load_songs` reads them); none at all is an error."""
+    songs = load_songs(list(sources), "", split)
     if not songs:
         raise ValueError(f"No songs in split {split!r} of {list(sources)}")
     return songs
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub Markdown table; floats are printed with three decimals."""
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 3) -> str:
+    """A GitHub Markdown table; floats are printed with `digits` decimals."""
 
     def cell(v: Any) -> str:
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
@@ -101,7 +99,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def write_outputs(result: dict[str, Any], table: str, json_path: Path | None, md_path: Path | None) -> None:
-    """Print the Markdown `table`, and write `result` as JSON and `table` as Markdown where asked."""
+    """Print the Markdown `table`, and write `result` as JSON and `table` as Markdown where asked.
+    (The one writer of the evaluation commands and the benchmarks.)"""
     print(table, end="")
     for path, text in ((json_path, json.dumps(result, indent=2) + "\n"), (md_path, table)):
         if path is not None:

@@ -155,6 +155,12 @@ def test_load_songs_and_the_sampler_draw_from_every_corpus(
     assert {name.split("/")[0] for name in batch.song} == {"cocochorales", "moisesdb", "slakh"}
 
 
+def test_a_rendered_spec_names_its_root_or_uses_the_default(rendered_root: Path) -> None:
+    by_spec = load_songs([f"rendered:{rendered_root}"], "unused", "val")
+    by_root = load_songs(["rendered"], str(rendered_root), "val")
+    assert [s.name for s in by_spec] == [s.name for s in by_root] and by_spec
+
+
 def test_bad_source_and_split_raise() -> None:
     with pytest.raises(ValueError, match="Unknown data source"):
         load_songs(["musdb:/x"], "unused", "train")
