@@ -1,7 +1,7 @@
 """How well the copy check (`phalar_metric.copy_check`) tells leaked stems from real ones.
 
-    python -m evaluation.copy_check --source rendered:../data/rendered --split val \
-        --json docs/results/copy_check_val.json --markdown docs/results/copy_check_val.md
+    python -m evaluation.copy_threshold --source rendered:../data/rendered --split val \
+        --json docs/results/copy_threshold_val.json --markdown docs/results/copy_threshold_val.md
 
 For one seeded window of `--seconds` per song, every active stem (RMS above -50 dBFS) is
 checked against the other stems of its song (a real, coherent part: not a copy) and against
@@ -25,7 +25,7 @@ from training.sources.base import SAMPLE_RATE
 
 from .report import Parser, add_run_args, fatal, markdown_table, songs_from, write_outputs
 
-PROG = "python -m evaluation.copy_check"
+PROG = "python -m evaluation.copy_threshold"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ACTIVE_DBFS = -50.0
 

@@ -1,4 +1,4 @@
-"""`python -m evaluation.copy_check` on a generated render cache and the bundled example."""
+"""`python -m evaluation.copy_threshold` on a generated render cache and the bundled example."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fake_data import write_rendered_cache
 
-from evaluation.copy_check import main
+from evaluation.copy_threshold import main
 
 
 def test_measures_leaked_real_and_unrelated_stems(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
