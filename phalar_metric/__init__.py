@@ -9,7 +9,6 @@ from .audio import AudioError, load_audio
 from .config import PhaLarConfig
 from .functional import (
     BestOffset,
-    PairScore,
     phalar_best_offset,
     phalar_embed,
     phalar_paired_details,
@@ -23,6 +22,7 @@ from .gate import SILENCE_DBFS, SilentInputWarning
 from .hub import ChecksumError, WeightsNotFoundError, load_default, load_pretrained, push_to_hub, save_pretrained
 from .metric import PhaLarScore
 from .model import PhaLar
+from .pair_score import PairScore
 from .provenance import __version__
 
 __all__ = [

@@ -46,8 +46,15 @@ class AudioError(ValueError):
     """An audio argument that cannot be used; the message names the argument."""
 
 
-def load_audio(audio: AudioInput, sample_rate: int | None, config: PhaLarConfig, name: str = "audio") -> np.ndarray:
-    """Read and validate one clip: mono float32 `[samples]` at `config.sample_rate`.
+def load_audio(
+    audio: AudioInput,
+    sample_rate: int | None,
+    config: PhaLarConfig,
+    name: str = "audio",
+    start: float | None = None,
+    end: float | None = None,
+) -> np.ndarray:
+    """Read and validate one clip, or the span `[start, end)` of it: mono float32 `[samples]` at `config.sample_rate`.
 
     Args:
         audio: a path, or a `[samples]` / `[channels, samples]` array or tensor.
@@ -55,18 +62,24 @@ def load_audio(audio: AudioInput, sample_rate: int | None, config: PhaLarConfig,
             checked against the file's own rate.
         config: the model config (target rate, minimum duration).
         name: the argument's name, used in error messages (e.g. ``"mixes[3]"``).
+        start: seconds from the beginning of the clip (default 0); a file is read from
+            there (soundfile frames: the rest of the file is not read).
+        end: seconds from the beginning where the span ends (default: the clip's end).
 
     Returns:
-        The clip as float32 `[samples]` at `config.sample_rate`.
+        The clip (or span) as float32 `[samples]` at `config.sample_rate`.
 
     Raises:
         AudioError: unreadable or missing file, missing or invalid rate, wrong rank,
-            empty, non-finite or too short input.
+            empty, non-finite or too short input; a span that is not inside the clip,
+            ends before it starts or is shorter than `config.min_seconds`.
     """
     if isinstance(audio, (str, os.PathLike)):
-        wav, rate = _read_file(Path(audio), sample_rate, name)
+        wav, rate = _read_file(Path(audio), sample_rate, name, start, end, config.min_seconds)
     else:
         wav, rate = _as_array(audio, name), _check_rate(sample_rate, name)
+        first, last = span_frames(start, end, wav.shape[1], rate, name, config.min_seconds)
+        wav = wav[:, first:last]
     if wav.shape[0] == 0 or wav.shape[1] == 0:
         raise AudioError(f"Argument `{name}` is empty (shape [channels, samples] = {list(wav.shape)})")
     if not np.isfinite(wav).all():
@@ -148,12 +161,56 @@ def split_windows(wav: np.ndarray, config: PhaLarConfig, hop: int | None = None)
     return np.stack(list(iter_windows(wav, config, hop)))
 
 
-def _read_file(path: Path, sample_rate: int | None, name: str) -> tuple[np.ndarray, int]:
-    """`[channels, samples]` float32 and the file's rate; checks `sample_rate` if given."""
+def span_frames(
+    start: object, end: object, n_frames: int, rate: int, name: str, min_seconds: float
+) -> tuple[int, int]:
+    """Frames `[first, last)` of the span `[start, end)` seconds of a clip of `n_frames` frames at `rate` Hz.
+
+    `None` for `start` / `end` means the clip's beginning / end.
+
+    Raises:
+        AudioError: `start`/`end` is not a finite number >= 0, `end <= start`, the span is
+            not inside the clip, or it is shorter than `min_seconds`.
+    """
+    if start is None and end is None:
+        return 0, n_frames
+    duration = n_frames / rate
+    first = 0.0 if start is None else _seconds(start, "start", name)
+    last = duration if end is None else _seconds(end, "end", name)
+    if first >= duration or last > duration + 0.5 / rate:
+        raise AudioError(
+            f"Arguments `start` and `end` of `{name}`: the span [{first:g}, {last:g}] s is outside the clip, "
+            f"which is {duration:.3f} s long"
+        )
+    if last <= first:
+        raise AudioError(f"Arguments `start` and `end` of `{name}`: `end` ({last:g} s) must be after `start` ({first:g} s)")
+    if last - first < min_seconds:
+        raise AudioError(
+            f"Arguments `start` and `end` of `{name}`: the span [{first:g}, {last:g}] s is {last - first:.3f} s, "
+            f"expected at least {min_seconds:g} s"
+        )
+    return int(round(first * rate)), min(int(round(last * rate)), n_frames)
+
+
+def _seconds(value: object, arg: str, name: str) -> float:
+    """A finite time >= 0 in seconds."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < float("inf"):
+        raise AudioError(f"Argument `{arg}` of `{name}` expected a finite number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def _read_file(
+    path: Path, sample_rate: int | None, name: str, start: object, end: object, min_seconds: float
+) -> tuple[np.ndarray, int]:
+    """`[channels, samples]` float32 of the span `[start, end)` and the file's rate; checks `sample_rate` if given."""
     if not path.is_file():
         raise AudioError(f"Argument `{name}`: no such audio file: {path}")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            rate = f.samplerate
+            first, last = span_frames(start, end, f.frames, rate, name, min_seconds)
+            f.seek(first)
+            data = f.read(last - first, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError) as err:
         raise AudioError(f"Argument `{name}`: cannot read audio file {path}: {err}") from err
     if sample_rate is not None and _check_rate(sample_rate, name) != rate:

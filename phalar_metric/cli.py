@@ -26,8 +26,8 @@ from tqdm import tqdm
 from .correlate import METHODS, CorrelationResult, correlate_csv
 from .errors import fatal, one_line
 from .embedding_cache import Embedding, EmbeddingCache, embedding_provenance, load_embeddings, save_embeddings
-from .manifest import read_jsonl, read_manifest, write_jsonl
-from .functional import PairScore
+from .manifest import read_jsonl, read_manifest, row_span, write_jsonl
+from .pair_score import PairScore
 from .metric import PhaLarScore
 from .shard import Shard, interleave
 
@@ -36,8 +36,10 @@ ITEM_ERRORS = (ValueError, OSError, RuntimeError)  # one failing item is reporte
 
 MANIFEST_HELP = """\
 manifests: a .csv with a header row or a .jsonl of one object a line; relative paths are
-read from the manifest's folder. Each output line echoes the item's columns plus "score",
-or "error" for an item that failed (the run goes on and exits with status 2)."""
+read from the manifest's folder. Optional columns "start" and "end" (seconds) score only
+that span of both files. Each output line echoes the item's columns plus "score" and the
+fields of the README's table, or "error" for an item that failed (the run goes on and exits
+with status 2)."""
 STORED_HELP = """\
 stored embeddings: `phalar embed ... -o emb.npz` once, then `phalar score --manifest
 pairs.csv --embeddings emb.npz` scores without reading audio for every path found in
@@ -195,7 +197,7 @@ def _score_rows(args: argparse.Namespace, rows: list[dict[str, Any]], shard: Sha
     for i in _progress(shard, len(rows), args, "pair"):
         row = rows[i]
         try:
-            fields = _result_fields(cache.details(row.get(args.mix_col), row.get(args.stem_col)))
+            fields = _result_fields(cache.details(row.get(args.mix_col), row.get(args.stem_col), row_span(row)))
         except ITEM_ERRORS as err:
             fields = {"error": _reason(err)}
             _report(i, f"{row.get(args.mix_col)} + {row.get(args.stem_col)}", err)

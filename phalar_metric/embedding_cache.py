@@ -22,7 +22,8 @@ import torch
 
 from .audio import load_audio
 from .copy_check import copy_coherence
-from .functional import PairScore, pair_score, window_scores
+from .embedding import window_scores
+from .pair_score import PairScore, pair_score
 from .gate import silent_rows
 from .manifest import resolve
 
@@ -39,8 +40,12 @@ class Embedding:
     samples: int
 
 
+Span = tuple[float | None, float | None]  # (start, end) seconds; None: the clip's beginning / end
+WHOLE: Span = (None, None)
+
+
 class EmbeddingCache:
-    """Embeddings of audio files by path, each file embedded at most once.
+    """Embeddings of audio files (or spans of them) by path, each embedded at most once.
 
     The audio of the last `WAV_CACHE` clips read is kept for the copy check of a pair
     (`copy_check.py`); a clip that has left it is read again, not embedded again.
@@ -49,7 +54,8 @@ class EmbeddingCache:
         metric: the `PhaLarScore` that embeds and scores.
         folder: relative paths are read from this folder (a manifest's folder).
         stored: embeddings already computed (`load_embeddings`), looked up by the path as
-            written before any audio is read; pairs scored from them skip the copy check.
+            written before any audio is read (whole clips only); pairs scored from them skip
+            the copy check.
     """
 
     WAV_CACHE = 4
@@ -58,25 +64,26 @@ class EmbeddingCache:
         self.metric = metric
         self.folder = folder
         self.stored = stored or {}
-        self._cache: dict[str, Embedding | Exception] = {}
-        self._wavs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: dict[tuple[str, Span], Embedding | Exception] = {}
+        self._wavs: OrderedDict[tuple[str, Span], np.ndarray] = OrderedDict()
 
-    def get(self, value: Any, name: str = "audio") -> Embedding:
+    def get(self, value: Any, name: str = "audio", span: Span = WHOLE) -> Embedding:
         """The embedding of the clip at path `value` (a failure to load it is raised again on every call).
 
         Args:
             value: the path as written (relative to `folder`).
             name: the argument's name in error messages.
+            span: `(start, end)` seconds of the clip to embed (`WHOLE`: all of it).
 
         Raises:
-            ValueError: the path is empty or the audio cannot be used.
+            ValueError: the path is empty, the audio cannot be used or the span is invalid.
         """
-        key = _key(value)
-        if key in self.stored:
-            return self.stored[key]
+        key = (_key(value), span)
+        if span == WHOLE and key[0] in self.stored:
+            return self.stored[key[0]]
         if key not in self._cache:
             try:
-                wav = self.audio(value, name)
+                wav = self.audio(value, name, span)
                 windows = self.metric.embed(wav, sample_rate=self.metric.sample_rate)
                 self._cache[key] = Embedding(windows, len(wav))
             except ValueError as err:
@@ -86,15 +93,16 @@ class EmbeddingCache:
             raise found
         return found
 
-    def audio(self, value: Any, name: str = "audio") -> np.ndarray:
-        """The clip at path `value` as `[samples]` at the model rate (kept for the next few calls).
+    def audio(self, value: Any, name: str = "audio", span: Span = WHOLE) -> np.ndarray:
+        """The clip (span) at path `value` as `[samples]` at the model rate (kept for the next few calls).
 
         Raises:
-            ValueError: the path is empty or the audio cannot be used.
+            ValueError: the path is empty, the audio cannot be used or the span is invalid.
         """
-        key = _key(value)
+        key = (_key(value), span)
         if key not in self._wavs:
-            self._wavs[key] = load_audio(resolve(value, self.folder), None, self.metric.model.config, name)
+            config = self.metric.model.config
+            self._wavs[key] = load_audio(resolve(value, self.folder), None, config, name, *span)
             while len(self._wavs) > self.WAV_CACHE:
                 self._wavs.popitem(last=False)
         self._wavs.move_to_end(key)
@@ -108,7 +116,7 @@ class EmbeddingCache:
         """
         return self.details(mix, stem).score
 
-    def details(self, mix: Any, stem: Any) -> PairScore:
+    def details(self, mix: Any, stem: Any, span: Span = WHOLE) -> PairScore:
         """The `PairScore` of the clips at paths `mix` and `stem` (as `PhaLarScore.score_details`).
 
         Clips of equal length are scored from their cached embeddings (the silent windows
@@ -116,17 +124,26 @@ class EmbeddingCache:
         embeddings); clips of different lengths (both cut to the shorter one) are read and
         scored again.
 
+        Args:
+            mix: the mix's path as written.
+            stem: the stem's path as written.
+            span: `(start, end)` seconds of both clips to score (`WHOLE`: all of them).
+
         Raises:
-            ValueError: a path is empty or its audio cannot be used.
+            ValueError: a path is empty, its audio cannot be used or the span is invalid.
         """
-        ex, ey = self.get(mix, "mix"), self.get(stem, "stem")
+        ex, ey = self.get(mix, "mix", span), self.get(stem, "stem", span)
         if ex.samples != ey.samples:
-            return self.metric.score_details(resolve(mix, self.folder), resolve(stem, self.folder))
+            start, end = span
+            return self.metric.score_details(
+                resolve(mix, self.folder), resolve(stem, self.folder), start=start, end=end
+            )
         device = next(self.metric.model.parameters()).device
         x, y = (torch.from_numpy(e.windows).to(device) for e in (ex, ey))
         scores = window_scores(self.metric.model, x, y).cpu().numpy()
-        from_audio = _key(mix) not in self.stored and _key(stem) not in self.stored
-        coherence = copy_coherence(self.audio(mix, "mix"), self.audio(stem, "stem")) if from_audio else None
+        stored = span == WHOLE and (_key(mix) in self.stored or _key(stem) in self.stored)
+        audio = None if stored else (self.audio(mix, "mix", span), self.audio(stem, "stem", span))
+        coherence = None if audio is None else copy_coherence(*audio)
         return pair_score(scores, silent_rows(ex.windows), silent_rows(ey.windows), coherence)
 
 

@@ -16,8 +16,6 @@ with `batch_size`, not with the number or length of the clips.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
 from numbers import Real
 from typing import Iterator, NamedTuple, Sequence
 
@@ -25,67 +23,10 @@ import numpy as np
 import torch
 
 from .audio import AudioError, AudioInput, crop_to_shortest, iter_windows, load_audio, window_starts
-from .copy_check import copy_coherence, copy_warning
 from .embedding import embed_clips, embed_windows, window_score_matrix, window_scores
-from .gate import SilentInputWarning, gate, silence_message, silent_windows
+from .gate import gate, silent_windows
 from .model import PhaLar
-
-
-@dataclass(frozen=True)
-class PairScore:
-    """The score of one (mix, stem) pair with what went into it.
-
-    `score`: the mean of `window_scores` (float). `window_scores`: `[W]` the symmetric score
-    of each time-aligned window (0 where gated). `silent`: `[W]` bool, the windows gated
-    because the mix or the stem is below `gate.SILENCE_DBFS`. `warnings`: the warnings
-    about this pair (`SilentInputWarning`, `StemCopyWarning`), as instances. `probability`: the
-    calibrated score in [0, 1], or None when not computed (see `calibration.py`).
-    """
-
-    score: float
-    window_scores: np.ndarray
-    silent: np.ndarray
-    warnings: tuple[Warning, ...] = field(default=())
-    probability: float | None = None
-
-    @property
-    def windows(self) -> int:
-        """The number of windows scored."""
-        return len(self.window_scores)
-
-    @property
-    def silent_windows(self) -> int:
-        """The number of windows that scored 0 because an input was silent."""
-        return int(self.silent.sum())
-
-
-def pair_score(
-    window_scores: np.ndarray,
-    mix_silent: np.ndarray,
-    stem_silent: np.ndarray,
-    coherence: float | None,
-    names: tuple[str, str] = ("mix", "stem"),
-) -> PairScore:
-    """The `PairScore` of a pair.
-
-    Args:
-        window_scores: `[W]` the score of each window.
-        mix_silent: `[W]` bool, the silent windows of the mix.
-        stem_silent: `[W]` bool, the silent windows of the stem.
-        coherence: the pair's `copy_check.copy_coherence`, or None when the audio was not at hand.
-        names: the two inputs' names in warnings.
-    """
-    message = silence_message(names, [mix_silent, stem_silent])
-    found = [
-        None if message is None else SilentInputWarning(message),
-        None if coherence is None else copy_warning(coherence, names),
-    ]
-    return PairScore(
-        score=float(window_scores.mean()),
-        window_scores=window_scores,
-        silent=mix_silent | stem_silent,
-        warnings=tuple(w for w in found if w is not None),
-    )
+from .pair_score import PairScore, paired_details, warn_silence, warned
 
 
 class BestOffset(NamedTuple):
@@ -105,6 +46,9 @@ def phalar_embed(
     clips: AudioInput | Sequence[AudioInput],
     sample_rate: int | None = None,
     batch_size: int = 16,
+    *,
+    start: float | None = None,
+    end: float | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Window embeddings of one clip, or of each clip of a list.
 
@@ -113,6 +57,8 @@ def phalar_embed(
         clips: one clip, or a list of clips (paths, or arrays at `sample_rate`).
         sample_rate: rate of array inputs in Hz.
         batch_size: windows per model call.
+        start: seconds into each clip where the embedded span starts (default 0).
+        end: seconds into each clip where the span ends (default: the end).
 
     Returns:
         `[n_windows, out_dim]` (complex64 for the default model) for one clip, or a list of
@@ -123,14 +69,21 @@ def phalar_embed(
         ValueError: an invalid clip (the message names it: `clips`, `clips[2]`, ...).
     """
     if isinstance(clips, (list, tuple)):
-        wavs = _load_list(clips, sample_rate, model, "clips")
+        wavs = _load_list(clips, sample_rate, model, "clips", start, end)
         return [e.cpu().numpy() for e in embed_clips(model, wavs, batch_size)[0]]
-    wav = load_audio(clips, sample_rate, model.config, "clips")
+    wav = load_audio(clips, sample_rate, model.config, "clips", start, end)
     return embed_clips(model, [wav], batch_size)[0][0].cpu().numpy()
 
 
 def phalar_score(
-    model: PhaLar, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None, batch_size: int = 16
+    model: PhaLar,
+    mix: AudioInput,
+    stem: AudioInput,
+    sample_rate: int | None = None,
+    batch_size: int = 16,
+    *,
+    start: float | None = None,
+    end: float | None = None,
 ) -> float:
     """The coherence score of a stem with a mix (symmetric: the roles can be swapped).
 
@@ -140,6 +93,9 @@ def phalar_score(
         stem: the candidate part (path, or array at `sample_rate`).
         sample_rate: rate of array inputs in Hz.
         batch_size: windows per model call.
+        start: seconds into both clips where the scored span starts (default 0; a file is
+            read from there without loading the rest).
+        end: seconds into both clips where the span ends (default: the end).
 
     Returns:
         The mean over time-aligned windows of the symmetric score; higher = more coherent.
@@ -148,11 +104,18 @@ def phalar_score(
     Raises:
         ValueError: an invalid `mix` or `stem` (the message names it).
     """
-    return _warned(phalar_score_details(model, mix, stem, sample_rate, batch_size)).score
+    return warned(phalar_score_details(model, mix, stem, sample_rate, batch_size, start=start, end=end)).score
 
 
 def phalar_score_details(
-    model: PhaLar, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None, batch_size: int = 16
+    model: PhaLar,
+    mix: AudioInput,
+    stem: AudioInput,
+    sample_rate: int | None = None,
+    batch_size: int = 16,
+    *,
+    start: float | None = None,
+    end: float | None = None,
 ) -> PairScore:
     """`phalar_score` with its per-window scores, the silent windows and the warnings (not emitted).
 
@@ -162,6 +125,9 @@ def phalar_score_details(
         stem: the candidate part (path, or array at `sample_rate`).
         sample_rate: rate of array inputs in Hz.
         batch_size: windows per model call.
+        start: seconds into both clips where the scored span starts (default 0; a file is
+            read from there without loading the rest).
+        end: seconds into both clips where the span ends (default: the end).
 
     Returns:
         A `PairScore` (`probability` None).
@@ -169,8 +135,8 @@ def phalar_score_details(
     Raises:
         ValueError: an invalid `mix` or `stem` (the message names it).
     """
-    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
-    return _paired_details(model, [mix_wav], [stem_wav], [("mix", "stem")], batch_size)[0]
+    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate, start, end)
+    return paired_details(model, [mix_wav], [stem_wav], [("mix", "stem")], batch_size)[0]
 
 
 def phalar_paired_scores(
@@ -196,7 +162,7 @@ def phalar_paired_scores(
         ValueError: the lists differ in length or hold an invalid clip (named: `stems[3]`).
     """
     details = phalar_paired_details(model, mixes, stems, sample_rate, batch_size)
-    return np.array([_warned(d).score for d in details], dtype=np.float32)
+    return np.array([warned(d).score for d in details], dtype=np.float32)
 
 
 def phalar_paired_details(
@@ -218,7 +184,7 @@ def phalar_paired_details(
             f"Arguments `mixes` and `stems` expected the same number of clips, got {len(mix_wavs)} and {len(stem_wavs)}"
         )
     names = [(f"mixes[{i}]", f"stems[{i}]") for i in range(len(mix_wavs))]
-    return _paired_details(model, mix_wavs, stem_wavs, names, batch_size)
+    return paired_details(model, mix_wavs, stem_wavs, names, batch_size)
 
 
 def phalar_score_matrix(
@@ -253,7 +219,7 @@ def phalar_score_matrix(
     names = [f"mixes[{i}]" for i in range(len(mix_wavs))] + [f"stems[{j}]" for j in range(len(stem_wavs))]
     wavs = crop_to_shortest(mix_wavs + stem_wavs, names, model.config.sample_rate)
     emb, silent = embed_clips(model, wavs, batch_size)
-    _warn_silence(names, silent)
+    warn_silence(names, silent)
     emb = torch.stack(emb)  # [N + M, W, n]
     n = len(mix_wavs)
     return window_score_matrix(model, emb[:n], emb[n:]).cpu().numpy()
@@ -266,6 +232,9 @@ def phalar_score_curve(
     sample_rate: int | None = None,
     hop_seconds: float = 1.0,
     batch_size: int = 16,
+    *,
+    start: float | None = None,
+    end: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The score over time: one model window every `hop_seconds`.
 
@@ -277,9 +246,12 @@ def phalar_score_curve(
         hop_seconds: seconds between window starts (windows overlap when shorter than
             `config.window_seconds`; a tail shorter than a hop is left out).
         batch_size: windows per model call.
+        start: seconds into both clips where the scored span starts (default 0; a file is
+            read from there without loading the rest).
+        end: seconds into both clips where the span ends (default: the end).
 
     Returns:
-        `(times, scores)`, both `[n]`: the window centres in seconds from the clip start,
+        `(times, scores)`, both `[n]`: the window centres in seconds from the span's start,
         and the symmetric score of each window (0 where the mix or the stem is silent).
 
     Raises:
@@ -287,9 +259,9 @@ def phalar_score_curve(
     """
     rate = model.config.sample_rate
     hop = _positive_samples(hop_seconds, rate, "hop_seconds")
-    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
+    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate, start, end)
     (ex, ey), silent = embed_clips(model, [mix_wav, stem_wav], batch_size, hop)  # [n, dim] each
-    _warn_silence(("mix", "stem"), silent)
+    warn_silence(("mix", "stem"), silent)
     scores = window_scores(model, ex, ey).cpu().numpy()
     starts = np.array(window_starts(len(mix_wav), model.config.window_samples, hop))
     return (starts + model.config.window_samples / 2) / rate, scores
@@ -303,6 +275,9 @@ def phalar_best_offset(
     max_shift: float = 1.0,
     step: float | None = None,
     batch_size: int = 16,
+    *,
+    start: float | None = None,
+    end: float | None = None,
 ) -> BestOffset:
     """The time offset of the stem against the mix that scores highest.
 
@@ -320,6 +295,9 @@ def phalar_best_offset(
         step: offset grid in seconds (rounded to whole samples at the model rate); default
             one front-end hop, `hop_length / config.sample_rate`.
         batch_size: windows per model call.
+        start: seconds into both clips where the scored span starts (default 0; a file is
+            read from there without loading the rest).
+        end: seconds into both clips where the span ends (default: the end).
 
     Returns:
         `BestOffset(seconds, scores)`: the best offset (> 0: the stem is delayed) and all
@@ -334,8 +312,8 @@ def phalar_best_offset(
         raise ValueError(f"Argument `max_shift` expected a finite number of seconds >= 0, got {max_shift!r}")
     k = int(round(max_shift * config.sample_rate)) // step_samples
     offsets = np.arange(-k, k + 1) * step_samples
-    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate)
-    _warn_silence(("mix", "stem"), [silent_windows(w, config) for w in (mix_wav, stem_wav)])
+    mix_wav, stem_wav = _load_pair(model, mix, stem, sample_rate, start, end)
+    warn_silence(("mix", "stem"), [silent_windows(w, config) for w in (mix_wav, stem_wav)])
     ex = embed_clips(model, [mix_wav], batch_size)[0][0][None]  # [1, W, n]
     silent: list[np.ndarray] = []  # [W] per shift, filled as the shifted stems are cut (lazily)
 
@@ -353,55 +331,34 @@ def phalar_best_offset(
     return BestOffset(float(table[best[np.argmin(np.abs(offsets[best]))], 0]), table)
 
 
-def _paired_details(
-    model: PhaLar,
-    mix_wavs: Sequence[np.ndarray],
-    stem_wavs: Sequence[np.ndarray],
-    names: Sequence[tuple[str, str]],
-    batch_size: int,
-) -> list[PairScore]:
-    """A `PairScore` per aligned pair, each pair cut to its common length."""
-    rate = model.config.sample_rate
-    pairs = [crop_to_shortest(pair, name, rate) for pair, name in zip(zip(mix_wavs, stem_wavs), names)]
-    emb, silent = embed_clips(model, [w for pair in pairs for w in pair], batch_size)  # mix 0, stem 0, mix 1, ...
-    per_window = window_scores(model, torch.cat(emb[::2]), torch.cat(emb[1::2])).cpu().numpy()
-    bounds = np.cumsum([len(e) for e in emb[::2]])[:-1]
-    return [
-        pair_score(scores, silent[2 * i], silent[2 * i + 1], copy_coherence(*pairs[i]), tuple(names[i]))
-        for i, scores in enumerate(np.split(per_window, bounds))
-    ]
-
-
-def _warned(details: PairScore) -> PairScore:
-    """Emit the warnings of `details` (from the caller's caller); return it."""
-    for warning in details.warnings:
-        warnings.warn(warning, stacklevel=4)
-    return details
-
-
-def _warn_silence(names: Sequence[str], silent: Sequence[np.ndarray]) -> None:
-    """A `SilentInputWarning` naming the inputs with silent windows, if any."""
-    message = silence_message(names, silent)
-    if message is not None:
-        warnings.warn(SilentInputWarning(message), stacklevel=3)
-
-
 def _load_pair(
-    model: PhaLar, mix: AudioInput, stem: AudioInput, sample_rate: int | None
+    model: PhaLar,
+    mix: AudioInput,
+    stem: AudioInput,
+    sample_rate: int | None,
+    start: float | None = None,
+    end: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Load `mix` and `stem` and cut them to their common length."""
-    wavs = [load_audio(a, sample_rate, model.config, n) for a, n in ((mix, "mix"), (stem, "stem"))]
+    """Load the span `[start, end)` of `mix` and `stem` and cut them to their common length."""
+    wavs = [load_audio(a, sample_rate, model.config, n, start, end) for a, n in ((mix, "mix"), (stem, "stem"))]
     mix_wav, stem_wav = crop_to_shortest(wavs, ("mix", "stem"), model.config.sample_rate)
     return mix_wav, stem_wav
 
 
-def _load_list(clips: Sequence[AudioInput], sample_rate: int | None, model: PhaLar, name: str) -> list[np.ndarray]:
-    """Load a non-empty list of clips, naming each `name[i]` in errors."""
+def _load_list(
+    clips: Sequence[AudioInput],
+    sample_rate: int | None,
+    model: PhaLar,
+    name: str,
+    start: float | None = None,
+    end: float | None = None,
+) -> list[np.ndarray]:
+    """Load (the span `[start, end)` of) a non-empty list of clips, naming each `name[i]` in errors."""
     if not isinstance(clips, (list, tuple)):
         raise AudioError(f"Argument `{name}` expected a list of clips, got {type(clips).__name__}")
     if not clips:
         raise AudioError(f"Argument `{name}` is an empty list")
-    return [load_audio(c, sample_rate, model.config, f"{name}[{i}]") for i, c in enumerate(clips)]
+    return [load_audio(c, sample_rate, model.config, f"{name}[{i}]", start, end) for i, c in enumerate(clips)]
 
 
 def _positive_samples(seconds: object, rate: int, name: str) -> int:

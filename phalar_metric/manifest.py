@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 SUFFIXES = (".csv", ".jsonl", ".ndjson")
+SPAN_COLUMNS = ("start", "end")  # optional, seconds: score only that span of both files
 
 
 class ManifestError(ValueError):
@@ -54,6 +55,27 @@ def resolve(value: Any, folder: Path) -> Path:
         raise ValueError(f"expected an audio path, but got {value!r}")
     path = Path(value.strip()).expanduser()
     return path if path.is_absolute() else folder / path
+
+
+def row_span(row: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The optional `start` and `end` cells of a row in seconds (missing or empty: None).
+
+    Raises:
+        ValueError: a cell that is not a number.
+    """
+    span = []
+    for column in SPAN_COLUMNS:
+        value = row.get(column)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            span.append(None)
+            continue
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            span.append(float(value))
+        except (TypeError, ValueError):
+            raise ValueError(f"column {column!r} expected seconds, but got {value!r}") from None
+    return span[0], span[1]
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: TextIO) -> None:

@@ -13,6 +13,7 @@ from . import hub
 from .audio import AudioInput
 from .embedding import check_batch_size
 from .model import PhaLar
+from .pair_score import PairScore
 from .provenance import provenance, weights_sha256
 
 
@@ -119,13 +120,33 @@ class PhaLarScore:
         """The model rate in Hz (inputs at other rates are resampled)."""
         return self.model.config.sample_rate
 
-    def score(self, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None) -> float:
-        """Score of `stem` with `mix`: the mean over time-aligned windows (symmetric in the two)."""
-        return F.phalar_score(self.model, mix, stem, sample_rate, self.batch_size)
+    def score(
+        self,
+        mix: AudioInput,
+        stem: AudioInput,
+        sample_rate: int | None = None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> float:
+        """Score of `stem` with `mix`: the mean over time-aligned windows (symmetric in the two).
 
-    def score_details(self, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None) -> F.PairScore:
+        `start` / `end`: seconds into both clips, to score only that span (files are read
+        from `start`, not loaded whole).
+        """
+        return F.phalar_score(self.model, mix, stem, sample_rate, self.batch_size, start=start, end=end)
+
+    def score_details(
+        self,
+        mix: AudioInput,
+        stem: AudioInput,
+        sample_rate: int | None = None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> PairScore:
         """`score` with the per-window scores, the silent windows and the warnings (returned, not emitted)."""
-        return F.phalar_score_details(self.model, mix, stem, sample_rate, self.batch_size)
+        return F.phalar_score_details(self.model, mix, stem, sample_rate, self.batch_size, start=start, end=end)
 
     def score_matrix(
         self, mixes: Sequence[AudioInput], stems: Sequence[AudioInput], sample_rate: int | None = None
@@ -134,16 +155,30 @@ class PhaLarScore:
         return F.phalar_score_matrix(self.model, mixes, stems, sample_rate, self.batch_size)
 
     def embed(
-        self, clips: AudioInput | Sequence[AudioInput], sample_rate: int | None = None
+        self,
+        clips: AudioInput | Sequence[AudioInput],
+        sample_rate: int | None = None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
     ) -> np.ndarray | list[np.ndarray]:
         """Window embeddings `[n_windows, out_dim]` (complex64) of one clip, or a list of them for a list."""
-        return F.phalar_embed(self.model, clips, sample_rate, self.batch_size)
+        return F.phalar_embed(self.model, clips, sample_rate, self.batch_size, start=start, end=end)
 
     def score_curve(
-        self, mix: AudioInput, stem: AudioInput, sample_rate: int | None = None, hop_seconds: float = 1.0
+        self,
+        mix: AudioInput,
+        stem: AudioInput,
+        sample_rate: int | None = None,
+        hop_seconds: float = 1.0,
+        *,
+        start: float | None = None,
+        end: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """`(times, scores)`, both `[n]`: window centres in seconds and the score of each window."""
-        return F.phalar_score_curve(self.model, mix, stem, sample_rate, hop_seconds, self.batch_size)
+        return F.phalar_score_curve(
+            self.model, mix, stem, sample_rate, hop_seconds, self.batch_size, start=start, end=end
+        )
 
     def best_offset(
         self,
@@ -152,6 +187,11 @@ class PhaLarScore:
         sample_rate: int | None = None,
         max_shift: float = 1.0,
         step: float | None = None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
     ) -> F.BestOffset:
         """The offset in seconds (> 0: the stem is delayed) that scores highest, and the `[n_shifts, 2]` table."""
-        return F.phalar_best_offset(self.model, mix, stem, sample_rate, max_shift, step, self.batch_size)
+        return F.phalar_best_offset(
+            self.model, mix, stem, sample_rate, max_shift, step, self.batch_size, start=start, end=end
+        )
