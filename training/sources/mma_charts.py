@@ -30,17 +30,21 @@ QUALITIES = {
 }
 # Roman-numeral progressions per mode: bars split by "|", chords of a bar by spaces.
 # Case gives the triad (upper major, lower minor); suffixes 7, maj7, 6, 9, sus4, h7 (half-diminished), o, o7.
+BLUES = {  # the 12-bar forms, drawn more often for the blues styles
+    "major": "I7 | IV7 | I7 | I7 | IV7 | IV7 | I7 | I7 | V7 | IV7 | I7 | V7",
+    "minor": "i7 | iv7 | i7 | i7 | iv7 | iv7 | i7 | i7 | bVI7 | V7 | i7 | V7",
+}
 PROGRESSIONS = {
     "major": (
         "I | vi | IV | V", "I | V | vi | IV", "Imaj7 | vi7 | ii7 | V7", "ii7 | V7 | Imaj7 | Imaj7",
         "Imaj7 | VI7 | ii7 | V7", "I | I7 | IV | iv", "I IV | V I", "iii7 | vi7 | ii7 | V7",
         "I | III7 | vi | II7 | ii7 | V7 | I | V7", "I6 | ii7 V7 | iii7 VI7 | ii7 V7",
-        "I7 | IV7 | I7 | I7 | IV7 | IV7 | I7 | I7 | V7 | IV7 | I7 | V7", "I | IV | I | V7",
+        BLUES["major"], "I | IV | I | V7",
         "Imaj7 | IVmaj7 | iii7 | VI7 | ii7 | V7 | Imaj7 | Imaj7",
     ),
     "minor": (
         "i | iv | V7 | i", "i | bVI | bIII | bVII", "iih7 | V7 | i | i", "i | bVII | bVI | V7",
-        "i7 | iv7 | i7 | i7 | iv7 | iv7 | i7 | i7 | bVI7 | V7 | i7 | V7", "i | i | iv | V7",
+        BLUES["minor"], "i | i | iv | V7",
         "i7 | iv7 | bVII7 | bIIImaj7 | bVImaj7 | iih7 | V7 | i7", "i | viio7 | i | V7",
     ),
     "dorian": ("i7 | IV7", "i7 | i7 | IV7 | IV7", "i7 | bIII | IV | i7", "i7 | ii7 | i7 | IV7"),
@@ -53,7 +57,9 @@ FORMS = ("AABA", "ABAB", "AABB", "AB", "ABAC", "AAB")
 # tempo (MMA beats per minute) by style: the first pattern found in the style's name wins
 TEMPI = (
     (r"128", (50, 80)),  # 12/8 written in 4: a dotted quarter per beat
-    (r"68|arpeggio68", (150, 240)),  # 6/8 written in 6 or 2: eighths (or dotted quarters at double)
+    (r"68march", (100, 130)),  # 6/8 in 2: dotted quarters
+    (r"68swing", (150, 240)),  # 6/8 in 6: eighths
+    (r"68", (110, 180)),  # 6/8 with doubled beats (arpeggio68, blues68, ballad68)
     (r"jazz-54", (120, 180)),
     (r"fast", (170, 240)),
     (r"slow|ballad|lullaby|hymn|spiritual", (60, 90)),
@@ -167,7 +173,8 @@ def parse_style(text: str, name: str) -> Style:
 def read_library(lib: Path = MMA_STDLIB) -> list[Style]:
     """The library's styles with at least one main groove, sorted by name."""
     if not lib.is_dir():
-        raise FileNotFoundError(f"MMA groove library {lib} is missing: run training/install_system_deps.sh (Debian package mma)")
+        raise FileNotFoundError(f"MMA groove library {lib} is missing: "
+                                "run training/install_system_deps.sh (Debian package mma)")
     styles = []
     for path in sorted(lib.glob("*.mma")):
         if path.stem.startswith(SKIPPED_STYLES):
@@ -241,7 +248,8 @@ def draw_chart(rng: random.Random, styles: list[Style]) -> Chart:
     form = rng.choice(FORMS)
     sections: dict[str, list[tuple[Chord, ...]]] = {}
     for label in sorted(set(form)):
-        prog = progression_bars(rng.choice(PROGRESSIONS[mode]), tonic, bpb)
+        blues = "blues" in style.name and mode in BLUES and rng.random() < 0.6
+        prog = progression_bars(BLUES[mode] if blues else rng.choice(PROGRESSIONS[mode]), tonic, bpb)
         sections[label] = prog * max(1, -(-8 // len(prog)))  # at least 8 bars
     intro_bars = min(seq[intro], 8) if intro else 0
     end_bars = min(seq[ending], 4) if ending else 0

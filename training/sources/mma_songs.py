@@ -45,7 +45,8 @@ def run_mma(text: str, timeout: float = MMA_TIMEOUT) -> bytes:
             done = subprocess.run(["mma", "-w", "-f", str(midi), str(song)], cwd=tmp, capture_output=True,
                                   text=True, timeout=timeout, env={**os.environ, "PYTHONHASHSEED": "0"})
         except FileNotFoundError as exc:
-            raise RuntimeError("`mma` is not on PATH: run training/install_system_deps.sh (Debian package mma)") from exc
+            raise RuntimeError("`mma` is not on PATH: "
+                               "run training/install_system_deps.sh (Debian package mma)") from exc
         if done.returncode != 0 or not midi.exists():
             message = " ".join((done.stdout + done.stderr).split())[-300:]
             raise RuntimeError(f"mma failed (exit {done.returncode}): {message}")
@@ -70,7 +71,8 @@ def midi_stems(pm: PrettyMIDI) -> list[Stem]:
                 continue
             name = f"drums-{drum_piece(n.pitch)}" if inst.is_drum else inst.name.lower() or "part"
             key = (bool(inst.is_drum), name)
-            notes.setdefault(key, []).append(Note(float(n.start), float(n.end), int(n.pitch), min(127, max(1, int(n.velocity)))))
+            velocity = min(127, max(1, int(n.velocity)))
+            notes.setdefault(key, []).append(Note(float(n.start), float(n.end), int(n.pitch), velocity))
             programs.setdefault(key, Counter())[inst.program] += 1
     stems = []
     for (is_drum, name), ns in sorted(notes.items()):
@@ -89,12 +91,21 @@ def merge_drums(stems: list[Stem], small: Stem, target: Stem) -> None:
     target.notes = in_time_order(target.notes, small.notes)
 
 
+def takes_turns(a: Stem, b: Stem, block: float = 2.0) -> bool:
+    """Whether two stems mostly play in different places (like MMA's Bass and Walk tracks,
+    one per section): under a fifth of the smaller one's `block`-second spans hold both."""
+    spans_a, spans_b = ({int(n.start // block) for n in s.notes} for s in (a, b))
+    return len(spans_a & spans_b) < 0.2 * min(len(spans_a), len(spans_b))
+
+
 def merge_small(stems: list[Stem], max_stems: int = MAX_STEMS) -> list[Stem]:
-    """Tiny pitched stems join the largest of the same program; beyond `max_stems`, the smallest
-    drum stem joins the next smallest, and once drums are one stem the smallest stem is dropped."""
+    """A pitched stem joins the largest of the same program when it is tiny or they take turns
+    (one player); beyond `max_stems`, the smallest drum stem joins the next smallest, and once
+    drums are one stem the smallest stem is dropped."""
     stems = [Stem(s.name, s.program, s.is_drum, list(s.notes)) for s in stems]  # the caller's stay as they are
-    for small in [s for s in stems if not s.is_drum and len(s.notes) < MIN_NOTES]:
-        same = [s for s in stems if s is not small and not s.is_drum and s.program == small.program]
+    for small in sorted((s for s in stems if not s.is_drum), key=lambda s: (len(s.notes), s.name)):
+        same = [s for s in stems if s is not small and not s.is_drum and s.program == small.program
+                and len(s.notes) >= len(small.notes) and (len(small.notes) < MIN_NOTES or takes_turns(small, s))]
         if same:
             stems.remove(small)
             target = max(same, key=lambda s: (len(s.notes), s.name))
