@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from conftest import RATE, synth
+from helpers import RATE, synth
 
 from phalar_metric.cli import main
 

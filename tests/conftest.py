@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random PhaLar, its checkpoint folder, and synthetic music at 16 kHz."""
+"""Shared fixtures: a tiny random PhaLar, its checkpoint folder, and synthetic music at 16 kHz
+(`helpers.synth`)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import RATE, synth
 
 from phalar_metric import PhaLar, PhaLarScore, save_pretrained
 from phalar_metric.config import tiny_config
 
 torch.set_num_threads(1)  # the test machine is small and shared
-
-RATE = 16000  # Hz, the model rate of tiny_config()
-
-
-def synth(rate: int, seconds: float = 1.5, f0: float = 220.0, clicks: tuple[float, ...] = ()) -> np.ndarray:
-    """A band-limited test signal `[samples]` (partials of `f0` + 2 kHz bursts at `clicks` s), |x| < 1.
-
-    The same continuous-time signal at any rate >= 16 kHz (all content is below 4 kHz).
-    """
-    t = np.arange(int(round(seconds * rate))) / rate
-    wav = sum(0.1 / k * np.sin(2 * np.pi * k * f0 * t + k) for k in range(1, 5))
-    for c in clicks:
-        wav = wav + 0.5 * np.exp(-0.5 * ((t - c) / 0.002) ** 2) * np.sin(2 * np.pi * 2000 * (t - c))
-    return wav.astype(np.float32)
 
 
 @pytest.fixture(scope="session")

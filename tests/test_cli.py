@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 import torch
 from cli_helpers import TONES, audio, read_lines, run, write_manifest  # noqa: F401 (fixtures)
-from conftest import RATE
+from helpers import RATE
 
 import phalar_metric
 from phalar_metric import PhaLarScore, hub

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from cli_helpers import TONES, audio, run, write_manifest  # noqa: F401 (fixtures)
-from conftest import RATE
+from helpers import RATE
 
 from phalar_metric import PhaLar, PhaLarScore
 from phalar_metric import copy_check as cc

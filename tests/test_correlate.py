@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import RATE, synth
+from helpers import RATE, synth
 
 from phalar_metric import PhaLarScore
 from phalar_metric.correlate import correlate, correlate_csv

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import RATE
+from helpers import RATE
 
 from phalar_metric import PhaLar, PhaLarScore, SilentInputWarning, phalar_paired_details
 from phalar_metric.config import tiny_config

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import RATE, synth
+from helpers import RATE, synth
 
 from phalar_metric import PhaLar, PhaLarScore, phalar_paired_scores
 from phalar_metric.audio import split_windows

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import RATE, synth
+from helpers import RATE, synth
 
 from phalar_metric import PhaLar, phalar_paired_scores
 

@@ -1,7 +1,6 @@
 """Generated data for the evaluation tests: a tiny render cache and a GTZAN-layout tree.
 
-(Plain functions, not a conftest.py: one here would shadow tests/conftest.py, which test
-modules import by name.)
+Plain functions; the `rendered_root` fixture of tests/evaluation/conftest.py writes the cache.
 """
 
 from __future__ import annotations

@@ -7,19 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from fake_data import write_rendered_cache
 
 from evaluation import ablations
 from phalar_metric import PhaLar
 from phalar_metric.config import PhaLarConfig, tiny_config
 
 TINY = json.dumps(tiny_config().to_dict())
-
-
-@pytest.fixture(scope="module")
-def rendered_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated render cache (see `fake_data.write_rendered_cache`)."""
-    return write_rendered_cache(tmp_path_factory.mktemp("rendered"))
 
 
 @pytest.mark.parametrize("name", list(ablations.VARIANTS))

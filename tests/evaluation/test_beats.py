@@ -8,7 +8,7 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 import pytest
-from fake_data import song_stems, write_gtzan_tree, write_rendered_cache
+from fake_data import song_stems, write_gtzan_tree
 
 from evaluation import baseline
 from evaluation.beat_data import gtzan_examples, read_beats, rendered_examples
@@ -19,12 +19,6 @@ from phalar_metric.config import tiny_config
 
 RATE = 16000
 GRID = BeatGrid(n_tempi=24, n_phases=8)  # small, for speed
-
-
-@pytest.fixture(scope="module")
-def rendered_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated render cache (see `fake_data.write_rendered_cache`)."""
-    return write_rendered_cache(tmp_path_factory.mktemp("rendered"))
 
 
 def test_click_track_puts_clicks_on_the_grid() -> None:

@@ -7,19 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_data import write_rendered_cache
 
 from evaluation.figures import main, phasor_figure
 from phalar_metric import PhaLar, PhaLarScore
 from phalar_metric.config import tiny_config
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def rendered_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated render cache (see `fake_data.write_rendered_cache`)."""
-    return write_rendered_cache(tmp_path_factory.mktemp("rendered"))
 
 
 def test_figures_are_written(rendered_root: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:

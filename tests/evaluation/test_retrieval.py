@@ -7,18 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_data import write_rendered_cache
 
 from evaluation.retrieval import BASELINE, main, select_songs
 from phalar_metric import load_pretrained
 from training.sources import load_songs
 from training.validation import ValidationSet
-
-
-@pytest.fixture(scope="module")
-def rendered_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated render cache (see `fake_data.write_rendered_cache`)."""
-    return write_rendered_cache(tmp_path_factory.mktemp("rendered"))
 
 
 @pytest.fixture(scope="module")
