@@ -2,8 +2,12 @@
 
     phalar score MIX STEM [--json]
     phalar score --manifest pairs.csv -o scores.jsonl
+    phalar score --mix-dir MIXES --stem-dir STEMS --system NAME --summary -o scores.jsonl
     phalar embed a.wav b.wav -o emb.npz
     phalar correlate ratings.csv --rating rating --score score
+
+This file holds the parser and `phalar correlate`; `cli_score.py` and `cli_embed.py` the
+other commands, `cli_common.py` what they share.
 
 User mistakes (bad paths, manifests, arguments, missing weights) end with one line on
 stderr and exit status 1; a batch run in which some items failed exits with status 2.
@@ -13,26 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
-from tqdm import tqdm
 
+from .cli_common import PROG, load_metric, say
+from .cli_embed import cmd_embed
+from .cli_score import cmd_score
 from .correlate import METHODS, CorrelationResult, correlate_csv
-from .errors import fatal, one_line
-from .embedding_cache import Embedding, EmbeddingCache, embedding_provenance, load_embeddings, save_embeddings
-from .manifest import read_jsonl, read_manifest, row_span, write_jsonl
-from .pair_score import PairScore
-from .metric import PhaLarScore
-from .shard import Shard, interleave
-
-PROG = "phalar"
-ITEM_ERRORS = (ValueError, OSError, RuntimeError)  # one failing item is reported, the run goes on
+from .errors import fatal
 
 MANIFEST_HELP = """\
 manifests: a .csv with a header row or a .jsonl of one object a line; relative paths are
@@ -47,6 +43,13 @@ emb.npz (looked up as written in the manifest); score with the same --model."""
 SHARD_HELP = """\
 sharding: under `torchrun --nproc_per_node N -m phalar_metric COMMAND --manifest ... -o OUT`
 rank r takes items i with i % N == r; rank 0 merges the parts into OUT in input order."""
+FOLDERS_HELP = """\
+folders: --mix-dir MIXES --stem-dir STEMS pairs the audio files of the two folders by
+relative path without extension (MIXES/a/b.wav with STEMS/a/b.flac); unpaired files are
+listed on stderr and make the exit status 2. --system NAME adds "system": NAME to every line.
+--summary prints per system (the lines' "system", else "all") the mean score and mean
+probability with bootstrap 95% intervals: on stdout when the lines go to -o, else on stderr;
+with --json as one JSON object."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,8 +67,8 @@ def get_parser() -> argparse.ArgumentParser:
 
     score = commands.add_parser(
         "score",
-        help="score a mix with a stem, or every pair of a manifest",
-        epilog="\n\n".join((MANIFEST_HELP, STORED_HELP, SHARD_HELP)),
+        help="score a mix with a stem, every pair of a manifest, or the pairs of two folders",
+        epilog="\n\n".join((MANIFEST_HELP, FOLDERS_HELP, STORED_HELP, SHARD_HELP)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     score.add_argument("mix", nargs="?", metavar="MIX", help="mix audio file (the context)")
@@ -73,11 +76,16 @@ def get_parser() -> argparse.ArgumentParser:
     score.add_argument("--manifest", type=Path, metavar="PAIRS", help="score every pair of a .csv/.jsonl manifest")
     score.add_argument("--mix-col", default="mix", help="manifest column of mix paths (default: mix)")
     score.add_argument("--stem-col", default="stem", help="manifest column of stem paths (default: stem)")
+    score.add_argument("--mix-dir", type=Path, metavar="MIXES", help="folder of mixes, paired with --stem-dir by name")
+    score.add_argument("--stem-dir", type=Path, metavar="STEMS", help="folder of stems, paired with --mix-dir by name")
+    score.add_argument("--system", metavar="NAME", help='label every line with "system": NAME')
+    score.add_argument("--summary", action="store_true", help="per system: mean score, mean probability, 95%% CI")
+    score.add_argument("--seed", type=int, default=0, help="seed of the --summary bootstrap (default 0)")
     score.add_argument("--embeddings", type=Path, metavar="EMB.npz", help="stored embeddings from `phalar embed`")
-    score.add_argument("-o", "--output", type=Path, metavar="OUT.jsonl", help="output of --manifest (default: stdout)")
-    score.add_argument("--json", action="store_true", help="print a JSON object for MIX STEM")
+    score.add_argument("-o", "--output", type=Path, metavar="OUT.jsonl", help="output of a batch run (default: stdout)")
+    score.add_argument("--json", action="store_true", help="MIX STEM: print a JSON object; --summary: as JSON")
     _add_run_args(score)
-    score.set_defaults(func=_cmd_score)
+    score.set_defaults(func=cmd_score)
 
     embed = commands.add_parser(
         "embed",
@@ -97,7 +105,7 @@ def get_parser() -> argparse.ArgumentParser:
         help="one complex64 array [n_windows, dim] per clip, under its path as written",
     )
     _add_run_args(embed)
-    embed.set_defaults(func=_cmd_embed)
+    embed.set_defaults(func=cmd_embed)
 
     corr = commands.add_parser("correlate", help="correlate scores with listening-test ratings")
     corr.add_argument("ratings", type=Path, metavar="RATINGS.csv", help="one row per rating, with a header row")
@@ -150,108 +158,12 @@ def _add_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
-def _cmd_score(args: argparse.Namespace) -> int:
-    given = [p for p in (args.mix, args.stem) if p is not None]
-    if len(given) != (0 if args.manifest else 2):
-        fatal(PROG, "score: give either MIX STEM or --manifest")
-    if args.manifest is not None:
-        return _score_manifest(args)
-    if args.output is not None:
-        fatal(PROG, "score: -o/--output goes with --manifest")
-    metric = _load_metric(args)
-    cache = EmbeddingCache(metric, stored=_stored(args, metric))
-    details = cache.details(args.mix, args.stem)
-    if args.json:
-        print(json.dumps({"mix": args.mix, "stem": args.stem, **_result_fields(details), **metric.provenance}))
-    else:
-        for warning in details.warnings:
-            warnings.warn(warning)
-        print(f"{details.score:.6f}")
-    return 0
-
-
-def _result_fields(details: PairScore) -> dict[str, Any]:
-    """The fields a scored pair adds to its output line."""
-    return {
-        "score": details.score,
-        "windows": details.windows,
-        "silent_windows": details.silent_windows,
-        "warnings": [str(w) for w in details.warnings],
-    }
-
-
-def _score_manifest(args: argparse.Namespace) -> int:
-    if args.json:
-        fatal(PROG, "score: --json goes with MIX STEM (--manifest always writes JSON lines)")
-    rows = read_manifest(args.manifest, [args.mix_col, args.stem_col])
-    with _shard(args) as shard:
-        return _score_rows(args, rows, shard)
-
-
-def _score_rows(args: argparse.Namespace, rows: list[dict[str, Any]], shard: Shard) -> int:
-    """Score this shard's rows of the manifest, write them (merged when sharded); the exit status."""
-    metric = _load_metric(args)
-    cache = EmbeddingCache(metric, args.manifest.parent, _stored(args, metric))
-    provenance = metric.provenance
-    records = []
-    for i in _progress(shard, len(rows), args, "pair"):
-        row = rows[i]
-        try:
-            fields = _result_fields(cache.details(row.get(args.mix_col), row.get(args.stem_col), row_span(row)))
-        except ITEM_ERRORS as err:
-            fields = {"error": _reason(err)}
-            _report(i, f"{row.get(args.mix_col)} + {row.get(args.stem_col)}", err)
-        records.append({**row, **fields, **provenance})
-    failed = shard.total(sum("error" in r for r in records))
-    if args.output is None:
-        write_jsonl(records, sys.stdout)
-    else:
-        shard.collect(
-            args.output,
-            lambda path: _write_jsonl_file(records, path),
-            lambda parts: _write_jsonl_file(interleave([read_jsonl(p) for p in parts]), args.output),
-        )
-    return _summary(shard, args, len(rows), failed, "scored", "pairs")
-
-
-def _cmd_embed(args: argparse.Namespace) -> int:
-    if (args.manifest is None) == (not args.clips):
-        fatal(PROG, "embed: give either CLIP [CLIP ...] or --manifest")
-    if args.manifest is not None:
-        rows = read_manifest(args.manifest, [args.path_col])
-        items, folder = [row.get(args.path_col) for row in rows], args.manifest.parent
-    else:
-        items, folder = args.clips, Path(".")
-    with _shard(args) as shard:
-        return _embed_items(args, items, folder, shard)
-
-
-def _embed_items(args: argparse.Namespace, items: list[Any], folder: Path, shard: Shard) -> int:
-    """Embed this shard's clips, write them (merged when sharded); the exit status."""
-    metric = _load_metric(args)
-    cache = EmbeddingCache(metric, folder)
-    done: dict[str, Embedding] = {}
-    failed = 0
-    for i in _progress(shard, len(items), args, "clip"):
-        try:
-            done[items[i]] = cache.get(items[i], "clip")
-        except ITEM_ERRORS as err:
-            failed += 1
-            _report(i, str(items[i]), err)
-    shard.collect(
-        args.output,
-        lambda path: save_embeddings(path, done, embedding_provenance(metric)),
-        lambda parts: save_embeddings(args.output, _merge_embeddings(parts, items), embedding_provenance(metric)),
-    )
-    return _summary(shard, args, len(items), shard.total(failed), "embedded", "clips")
-
-
 def _cmd_correlate(args: argparse.Namespace) -> int:
     metric = None
     if args.mix is not None or args.stem is not None:
         if args.score is not None or args.mix is None or args.stem is None:
             fatal(PROG, "correlate: give either --score COL, or both --mix COL and --stem COL")
-        metric = _load_metric(args)
+        metric = load_metric(args)
     result = correlate_csv(
         args.ratings,
         args.rating,
@@ -282,78 +194,9 @@ def _format_correlation(result: CorrelationResult) -> str:
     return "\n".join(lines)
 
 
-def _load_metric(args: argparse.Namespace) -> PhaLarScore:
-    """The metric of --model/--revision (default: the shipped weights) on --device."""
-    device = args.device
-    if device is not None and device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # one GPU per torchrun process
-    if args.model is None:
-        if args.revision is not None:
-            fatal(PROG, "--revision goes with --model")
-        return PhaLarScore(device=device, batch_size=args.batch_size)
-    return PhaLarScore.from_pretrained(args.model, revision=args.revision, device=device, batch_size=args.batch_size)
-
-
-def _stored(args: argparse.Namespace, metric: PhaLarScore) -> dict[str, Embedding] | None:
-    """The embeddings of --embeddings, if given (refused unless made with `metric`'s weights and config)."""
-    return None if args.embeddings is None else load_embeddings(args.embeddings, embedding_provenance(metric))
-
-
-def _shard(args: argparse.Namespace) -> Shard:
-    """This process's shard; output to a file is required when sharded."""
-    shard = Shard.from_env()
-    if shard.sharded and getattr(args, "output", None) is None:
-        fatal(PROG, f"-o/--output is required when sharded (WORLD_SIZE={shard.world})")
-    return shard
-
-
-def _progress(shard: Shard, n: int, args: argparse.Namespace, unit: str) -> Iterable[int]:
-    """This shard's item indices, with a progress bar on stderr (rank 0, a terminal, not --quiet)."""
-    indices = shard.indices(n)
-    hide = args.quiet or shard.rank != 0 or not sys.stderr.isatty()
-    return tqdm(indices, total=len(indices), unit=unit, file=sys.stderr, disable=hide, dynamic_ncols=True)
-
-
-def _report(index: int, item: str, err: BaseException) -> None:
-    """One stderr line for a failed item (1-based `index + 1`), above the progress bar."""
-    tqdm.write(f"{PROG}: item {index + 1} ({item}) failed: {_reason(err)}", file=sys.stderr)
-
-
-def _reason(err: BaseException) -> str:
-    """The error's message on one line."""
-    return one_line(err) or type(err).__name__
-
-
-def _summary(shard: Shard, args: argparse.Namespace, n: int, failed: int, verb: str, noun: str) -> int:
-    """On rank 0, print the counts and return the exit status, 2 if any item failed; 0 on other ranks.
-
-    (torchrun stops all processes when one exits with an error, so only rank 0 reports it.)
-    """
-    if shard.rank != 0:
-        return 0
-    if failed or not args.quiet:
-        where = f" -> {args.output}" if args.output is not None else ""
-        print(f"{PROG}: {verb} {n - failed} of {n} {noun}, {failed} failed{where}", file=sys.stderr)
-    return 2 if failed else 0
-
-
-def _write_jsonl_file(records: list[Any], path: Path) -> None:
-    """`records` as JSON lines in the file `path`."""
-    with path.open("w", encoding="utf-8") as f:
-        write_jsonl(records, f)
-
-
-def _merge_embeddings(parts: list[Path], items: list[Any]) -> dict[str, Embedding]:
-    """The embeddings of all part files, in input order."""
-    found: dict[str, Embedding] = {}
-    for part in parts:
-        found.update(load_embeddings(part))
-    return {item: found[item] for item in items if item in found}
-
-
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
     """Print a warning as one `phalar: warning:` line (a `warnings.showwarning`)."""
-    tqdm.write(f"{PROG}: warning: {message}", file=sys.stderr)
+    say(f"warning: {message}")
 
 
 def _positive(text: str) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_helpers import TONES, audio, read_lines, run, write_manifest  # noqa: F401 (fixtures)
+from cli_helpers import audio, run, write_manifest  # noqa: F401 (fixtures)
 
 import phalar_metric
 from phalar_metric import PhaLar, PhaLarScore, save_pretrained

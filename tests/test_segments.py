@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from cli_helpers import TONES, audio, run, write_manifest  # noqa: F401 (fixtures)
+from cli_helpers import audio, run, write_manifest  # noqa: F401 (fixtures)
 from helpers import RATE, synth
 
 from phalar_metric import PhaLar, PhaLarScore
