@@ -1,0 +1,78 @@
+"""The shipped default weights: their checksums, the one-line load, and their scores on examples/.
+
+examples/pairs.csv pairs the mix with its own bass (aligned), the same bass shifted by an
+eighth note, and another song's bass; the expected ranking is aligned > shifted > unrelated.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phalar_metric import PhaLarScore
+from phalar_metric.config import PhaLarConfig
+from phalar_metric.hub import CHECKSUMS_NAME, CONFIG_NAME, WEIGHTS_NAME, default_weights_dir
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+# The least score gap between consecutive examples in the ranking, the target of issue 12.
+# Measured with the shipped weights (0.1.0) and the silence gate (the basses are silent for
+# the first 6 s, so the first 5 s window scores 0): aligned 3.663, shifted -0.080, unrelated
+# 1.252. aligned - shifted meets it; shifted is below unrelated, an expected failure below
+# that passes (and so fails, being strict) once new weights rank the examples as intended.
+MIN_GAP = 1.0
+pytestmark = pytest.mark.filterwarnings("ignore::phalar_metric.SilentInputWarning")  # the basses' silent start
+
+
+@pytest.fixture(scope="module")
+def metric() -> PhaLarScore:
+    return PhaLarScore()  # the one-line default: shipped weights, CPU, eval mode
+
+
+def score_examples(metric: PhaLarScore) -> dict[str, float]:
+    """Score of each examples/pairs.csv row by its stem's name ("aligned", "shifted", "unrelated")."""
+    with (EXAMPLES / "pairs.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["mix"] for r in rows} == {"mix.flac"}
+    matrix = metric.score_matrix([EXAMPLES / "mix.flac"], [EXAMPLES / r["stem"] for r in rows])  # [1, 3]
+    return {Path(r["stem"]).stem.removeprefix("stem_"): float(s) for r, s in zip(rows, matrix[0])}
+
+
+@pytest.fixture(scope="module")
+def scores(metric: PhaLarScore) -> dict[str, float]:
+    return score_examples(metric)
+
+
+def test_checksums_match_the_files() -> None:
+    folder = default_weights_dir()
+    checksums = json.loads((folder / CHECKSUMS_NAME).read_text())
+    assert WEIGHTS_NAME in checksums
+    for name, digest in checksums.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_the_default_loads_in_one_line(metric: PhaLarScore) -> None:
+    config = PhaLarConfig.from_dict(json.loads((default_weights_dir() / CONFIG_NAME).read_text()))
+    assert metric.model.config == config
+    assert not metric.model.training
+    assert {p.device.type for p in metric.model.parameters()} == {"cpu"}
+
+
+def test_scores_on_the_examples_are_deterministic(metric: PhaLarScore, scores: dict[str, float]) -> None:
+    assert set(scores) == {"aligned", "shifted", "unrelated"}
+    assert score_examples(metric) == scores  # exactly
+    assert np.isfinite(list(scores.values())).all()
+
+
+def test_aligned_ranks_first_by_the_gap(scores: dict[str, float]) -> None:
+    assert scores["aligned"] - scores["shifted"] >= MIN_GAP, scores
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped weights score the shifted bass below the unrelated one "
+                                       "(-0.080 vs 1.252); new weights (issue 12) must fix it")
+def test_shifted_ranks_above_unrelated_by_the_gap(scores: dict[str, float]) -> None:
+    assert scores["shifted"] - scores["unrelated"] >= MIN_GAP, scores
