@@ -12,6 +12,7 @@ import torch
 
 try:
     from torchmetrics import Metric
+    from torchmetrics.utilities import dim_zero_cat
 except ImportError as err:
     raise ImportError(
         "PhaLarCoherence needs torchmetrics: pip install 'phalar-metric[torchmetrics]'"
@@ -22,9 +23,11 @@ from .functional import phalar_paired_details
 from .hub import load_default, load_pretrained
 from .model import PhaLar
 
+REDUCTIONS = ("mean", "none")
+
 
 class PhaLarCoherence(Metric):
-    """Mean PhaLar score of (mix, stem) pairs accumulated over batches.
+    """PhaLar scores of (mix, stem) pairs accumulated over batches: their mean, or each one.
 
     Windows where a mix or a stem is silent (below `gate.SILENCE_DBFS`) score 0 and are
     counted in the states `windows` and `silent_windows` (with a `SilentInputWarning`).
@@ -35,13 +38,27 @@ class PhaLarCoherence(Metric):
         repo_id_or_path: a checkpoint folder or Hub repo id to load when `model` is not given.
         revision: Hub revision of `repo_id_or_path`.
         batch_size: model windows per forward pass.
+        reduction: ``"mean"``: `compute()` is the mean score, a 0-d tensor; ``"none"``: one
+            score per pair, `[n_pairs]` float64, in the order of the `update` calls (across
+            processes: rank 0's pairs, then rank 1's, ...).
         kwargs: passed to `torchmetrics.Metric`.
 
-    Example::
+    Raises:
+        ValueError: `sample_rate`, `batch_size` or `reduction` is invalid.
 
-        metric = PhaLarCoherence(sample_rate=44100)
-        metric.update(mixes, stems)     # [B, samples] each
-        metric.compute()                # tensor(), the mean score
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> mixes, stems = 0.1 * torch.randn(3, 5 * 16000), 0.1 * torch.randn(3, 5 * 16000)  # [B, samples]
+        >>> metric = PhaLarCoherence(sample_rate=16000)  # the shipped weights
+        >>> metric.update(mixes, stems)
+        >>> metric.compute().shape  # the mean score
+        torch.Size([])
+        >>> per_pair = PhaLarCoherence(sample_rate=16000, reduction="none")
+        >>> per_pair.update(mixes[:2], stems[:2])
+        >>> per_pair.update(mixes[2:], stems[2:])
+        >>> per_pair.compute().shape  # one score per pair, in order
+        torch.Size([3])
     """
 
     is_differentiable = False
@@ -55,9 +72,13 @@ class PhaLarCoherence(Metric):
         repo_id_or_path: str | Path | None = None,
         revision: str | None = None,
         batch_size: int = 16,
+        reduction: str = "mean",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"Argument `reduction` expected one of {REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ValueError(f"Argument `sample_rate` expected a positive integer (Hz), got {sample_rate!r}")
         self.sample_rate = sample_rate
@@ -69,6 +90,8 @@ class PhaLarCoherence(Metric):
         self.add_state("total", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("windows", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("silent_windows", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        if reduction == "none":
+            self.add_state("scores", [], dist_reduce_fx="cat")
 
     def update(self, mixes: torch.Tensor, stems: torch.Tensor) -> None:
         """Add a batch of pairs: `mixes` and `stems` `[B, samples]` at `sample_rate`.
@@ -89,10 +112,16 @@ class PhaLarCoherence(Metric):
             warnings.warn(warning, stacklevel=2)
         scores = torch.tensor([d.score for d in details], dtype=torch.float64, device=self.sum_scores.device)
         self.sum_scores += scores.sum()
+        if self.reduction == "none":
+            self.scores.append(scores)
         self.total += len(details)
         self.windows += sum(d.windows for d in details)
         self.silent_windows += sum(d.silent_windows for d in details)
 
     def compute(self) -> torch.Tensor:
-        """The mean score over all pairs seen (NaN before any update)."""
+        """The mean score over all pairs seen (NaN before any update), or with ``reduction="none"``
+        every pair's score `[n_pairs]` (empty before any update)."""
+        if self.reduction == "none":
+            empty = isinstance(self.scores, list) and not self.scores  # (a tensor once synced)
+            return torch.zeros(0, dtype=torch.float64) if empty else dim_zero_cat(self.scores)
         return self.sum_scores / self.total

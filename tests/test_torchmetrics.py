@@ -40,6 +40,34 @@ def test_mean_over_batches_equals_the_functional_scores(tiny_model: PhaLar, batc
     assert metric.total == 0 and metric.sum_scores == 0
 
 
+def test_reduction_none_gives_each_pair_in_order(tiny_model: PhaLar, batches) -> None:
+    metric = PhaLarCoherence(sample_rate=RATE, model=tiny_model, batch_size=1, reduction="none")
+    assert metric.compute().shape == (0,)
+    for mixes, stems in batches:
+        metric.update(mixes, stems)
+    mixes, stems = (torch.cat(t) for t in zip(*batches))
+    want = phalar_paired_scores(tiny_model, list(mixes), list(stems), RATE, batch_size=1)
+    got = metric.compute()
+    assert got.shape == (3,) and got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    metric.reset()
+    assert metric.compute().shape == (0,)
+
+
+def test_reduction_none_concatenates_across_processes(tiny_model: PhaLar, batches) -> None:
+    """Two ranks, faked by a gather that returns this rank's state and a second rank's (here: the same)."""
+
+    def gather(tensor: torch.Tensor, group=None) -> list[torch.Tensor]:
+        return [tensor, tensor.clone()]
+
+    metric = PhaLarCoherence(sample_rate=RATE, model=tiny_model, batch_size=1, reduction="none",
+                             dist_sync_fn=gather, distributed_available_fn=lambda: True)  # fmt: skip
+    metric.update(*batches[0])
+    alone = PhaLarCoherence(sample_rate=RATE, model=tiny_model, batch_size=1, reduction="none")
+    alone.update(*batches[0])
+    np.testing.assert_allclose(metric.compute().numpy(), np.tile(alone.compute().numpy(), 2))  # rank 0, then rank 1
+
+
 def test_loads_a_checkpoint_and_resamples(tiny_checkpoint: Path) -> None:
     metric = PhaLarCoherence(sample_rate=44100, repo_id_or_path=tiny_checkpoint)
     wav = torch.from_numpy(np.stack([synth(44100, f0=110.0), synth(44100, f0=220.0)]))
@@ -64,6 +92,8 @@ def test_bad_batches_raise_naming_the_argument(tiny_model: PhaLar, mixes, stems,
 def test_bad_sample_rate_raises(tiny_model: PhaLar) -> None:
     with pytest.raises(ValueError, match="Argument `sample_rate` expected a positive integer"):
         PhaLarCoherence(sample_rate=0, model=tiny_model)
+    with pytest.raises(ValueError, match=r"Argument `reduction` expected one of \('mean', 'none'\), got 'sum'"):
+        PhaLarCoherence(sample_rate=RATE, model=tiny_model, reduction="sum")
 
 
 def test_missing_torchmetrics_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
