@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +75,7 @@ def click_track(bpm: float, phase: float, n_samples: int, sample_rate: int, grid
 
 class ClickBank:
     """Embeddings `[n_tempi * n_phases, n]` of one model window of every metronome of `grid`
-    (tempo-major), computed once per model and reused for every clip."""
+    (tempo-major), computed once per model and reused for every clip (`ClickBank.of`)."""
 
     def __init__(self, model: PhaLar, grid: BeatGrid = BeatGrid(), batch_size: int = 16) -> None:
         self.grid, self.window = grid, model.config.window_samples
@@ -86,6 +87,18 @@ class ClickBank:
             rows.append(embed_windows(model, clicks, batch_size))
         self.embeddings = torch.cat(rows)
 
+    @classmethod
+    def of(cls, model: PhaLar, grid: BeatGrid = BeatGrid(), batch_size: int = 16) -> "ClickBank":
+        """The bank of `model` and `grid`: built on the first call, then kept as long as the model
+        object lives (keyed on the object: after changing its weights, build a `ClickBank` anew)."""
+        banks = _BANKS.setdefault(model, {})
+        if grid not in banks:
+            banks[grid] = cls(model, grid, batch_size)
+        return banks[grid]
+
+
+_BANKS: weakref.WeakKeyDictionary[PhaLar, dict[BeatGrid, ClickBank]] = weakref.WeakKeyDictionary()
+
 
 def track_beats(metric: PhaLarScore, audio: AudioInput, sample_rate: int | None = None,
                 bank: ClickBank | None = None, hop_seconds: float | None = None) -> np.ndarray:
@@ -95,15 +108,15 @@ def track_beats(metric: PhaLarScore, audio: AudioInput, sample_rate: int | None 
         metric: the metric (its model scores audio windows against click tracks).
         audio: a path, or a `[samples]` / `[channels, samples]` array at `sample_rate`.
         sample_rate: the rate of an array in Hz.
-        bank: the click-track embeddings of this model (built here if None; pass one to
-            track many clips).
+        bank: the click-track embeddings of this model (default: `ClickBank.of(model)`, built
+            on the first call for this model and reused by the next ones).
         hop_seconds: hop between analysis windows (default half a model window).
 
     Returns:
         Sorted beat times in seconds, `[n_beats]`, within [0, duration).
     """
     model, config = metric.model, metric.model.config
-    bank = bank or ClickBank(model, batch_size=metric.batch_size)
+    bank = bank or ClickBank.of(model, batch_size=metric.batch_size)
     if bank.window != config.window_samples:
         raise ValueError(
             f"Argument `bank` was built for {bank.window}-sample windows, the model has {config.window_samples}"
@@ -236,7 +249,7 @@ def benchmark(metric: PhaLarScore, examples: list[BeatExample], grid: BeatGrid =
               window: float = 0.07) -> dict[str, Any]:
     """Per-clip and mean F-measures of PhaLar's metronome tracker (on `grid`) and librosa's
     beat tracker, with a ±`window` s tolerance."""
-    bank = ClickBank(metric.model, grid, metric.batch_size)
+    bank = ClickBank.of(metric.model, grid, metric.batch_size)
     clips = []
     for ex in examples:
         estimates = {

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fake_data import song_stems, write_gtzan_tree
 
-from evaluation import baseline
+from evaluation import baseline, beats
 from evaluation.beat_data import gtzan_examples, read_beats, rendered_examples
 from evaluation.beats import BeatGrid, ClickBank, beat_f_measure, click_track, decode_beats, main, track_beats
 from phalar_metric import PhaLar, PhaLarScore
@@ -70,6 +70,25 @@ def test_track_beats_on_a_tiny_model(tiny_checkpoint: Path) -> None:
     assert np.all(np.diff(beats) >= 60 / GRID.bpm_max / 2)  # no doubled beats at window seams
     stereo_44k = np.stack([np.repeat(audio, 3), np.repeat(audio, 3)])  # another rate and layout
     assert len(track_beats(metric, stereo_44k, 3 * RATE, bank)) > 0
+
+
+def test_the_click_bank_is_built_once_per_model(tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    metric = PhaLarScore.from_pretrained(tiny_checkpoint)
+    built = []
+    original = beats.ClickBank.__init__
+    monkeypatch.setattr(beats.ClickBank, "__init__", lambda self, *a, **k: built.append(1) or original(self, *a, **k))
+    assert ClickBank.of(metric.model, GRID) is ClickBank.of(metric.model, GRID) and len(built) == 1
+    embedded = []
+    original_embed = beats.embed_windows
+    monkeypatch.setattr(beats, "embed_windows", lambda *a, **k: embedded.append(len(a[1])) or original_embed(*a, **k))
+    audio = song_stems(4, 2.0)[0].sum(0)
+    first = track_beats(metric, audio, RATE)  # builds the default bank: 768 click windows
+    n_first = len(embedded)
+    second = track_beats(metric, audio, RATE)  # reuses it: only the audio's windows
+    assert len(built) == 2 and np.array_equal(first, second)
+    assert sum(embedded[:n_first]) > 768 and embedded[n_first:] == [3]  # 2 s, hop 0.5 s: windows at 0, 0.5, 1 s
+    other = PhaLarScore.from_pretrained(tiny_checkpoint)  # another model object: its own bank
+    assert ClickBank.of(other.model, GRID) is not ClickBank.of(metric.model, GRID) and len(built) == 3
 
 
 def test_track_beats_rejects_a_bank_of_another_model(tiny_checkpoint: Path) -> None:
