@@ -1,17 +1,18 @@
-"""The render CLI with the real FluidSynth: cache layout, int16 stems, meta.json, resume."""
+"""The render CLI with the real FluidSynth: cache layout, int16 stems, meta.json, resume.
+
+(Its job list and soundfont draws, pure logic, are tested in test_render_jobs.py.)
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from training import render
-from training.synth import SOUNDFONT_DIR, TRAIN_SOUNDFONTS, VALIDATION_SOUNDFONT
+from training.synth import SOUNDFONT_DIR, TRAIN_SOUNDFONTS
 
 pytest.importorskip("fluidsynth")
 pytestmark = pytest.mark.skipif(not all((SOUNDFONT_DIR / sf).exists() for sf in TRAIN_SOUNDFONTS),
@@ -61,22 +62,3 @@ def test_workers_render_the_same_songs(tmp_path: Path, capsys: pytest.CaptureFix
         one, two = (tmp_path / d / "train" / "procedural" / name for d in ("one", "two"))
         assert (one / "meta.json").read_text() == (two / "meta.json").read_text()
         assert np.load(one / "stems.npy").shape == np.load(two / "stems.npy").shape
-
-
-def test_a_work_in_two_formats_is_one_job_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    music21_corpus = pytest.importorskip("music21.corpus")
-    works = [f"corpus/monteverdi/madrigal.3.{i}.{ext}" for i in range(1, 40) for ext in ("rntxt", "mxl")]
-    monkeypatch.setattr(music21_corpus, "getComposer", lambda c: works if c == "monteverdi" else [])
-    jobs = render.jobs(argparse.Namespace(corpus=len(works), val_songs=1, procedural=3))
-    folders = [render.job_folder(job) for job in jobs]
-    n_val = sum(render.chorales.is_validation(w) for w in works[::2])  # held-out works: in val and val_timbre
-    assert 0 < n_val < 39
-    assert len(folders) == len(set(folders)) == 2 * 1 + 39 + n_val + 3  # val songs, works, train songs
-    assert all(job[2].endswith(".mxl") for job in jobs if job[1] == "corpus")  # the first in sorted order
-
-
-def test_soundfonts_per_split() -> None:
-    rng = random.Random(0)
-    assert render.draw_soundfonts(rng, 4, "val_timbre") == [VALIDATION_SOUNDFONT] * 4
-    drawn = {sf for _ in range(50) for sf in render.draw_soundfonts(rng, 4, "train")}
-    assert drawn == set(TRAIN_SOUNDFONTS)
