@@ -33,7 +33,8 @@ from phalar_metric.config import PhaLarConfig
 from phalar_metric.functional import window_score_matrix
 from phalar_metric.metric import PhaLarScore
 from phalar_metric.model import PhaLar, count_parameters
-from training.train import TrainConfig, pair_loss, param_groups
+from training.sampler import Batch
+from training.train import ContrastiveStep, TrainConfig, draw_negatives, pair_loss, param_groups
 
 from .cocola_reference import CocolaStyle
 from .cocola_reference import count_parameters as cocola_parameters
@@ -136,20 +137,22 @@ def retrieval_cost(model: PhaLar, clips: np.ndarray, k: int, trials: int, batch:
 
 
 def training_throughput(clips: np.ndarray, batch: int, steps: int, device: str) -> list[dict[str, Any]]:
-    """Clips per second of training steps of each of `TRAIN_VARIANTS` on `batch` pairs of `clips`,
-    in float32 and under bfloat16 autocast (`training.train --amp=bf16`)."""
+    """Clips per second (contexts and targets, not counting the extra negatives) of training
+    steps of each of `TRAIN_VARIANTS` on `batch` pairs of `clips` with the trainer's default
+    negatives, in float32 and under bfloat16 autocast (`training.train --amp=bf16`)."""
     cfg = TrainConfig()
     idx = np.arange(batch) % len(clips)
-    context = torch.from_numpy(clips[idx]).to(device)  # [B, samples]
-    target = torch.from_numpy(clips[(idx + 1) % len(clips)]).to(device)
+    pairs = Batch(clips[idx], clips[(idx + 1) % len(clips)], idx, idx, np.ones(batch, bool))  # [B, samples] each
     rows = []
     for (name, overrides), amp in itertools.product(TRAIN_VARIANTS.items(), ("none", "bf16")):
         torch.manual_seed(0)
         model = PhaLar(PhaLarConfig.from_dict(overrides)).to(device).train()
         opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
+        negatives = draw_negatives(np.random.default_rng(0), pairs, cfg, model.config)
 
         def step() -> None:
-            loss = pair_loss(model, context, target, dataclasses.replace(cfg, amp=amp))
+            loss = pair_loss(ContrastiveStep(model), pairs, negatives, dataclasses.replace(cfg, amp=amp),
+                             torch.device(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -32,7 +32,11 @@ class PhaLar(nn.Module):
 
     def embed(self, wav: torch.Tensor) -> torch.Tensor:
         """`[B, samples]` -> `[B, out_dim]` embedding."""
-        return self.head(self.pooling(self.backbone(self.frontend(wav))))
+        return self.embed_spectrogram(self.frontend(wav))
+
+    def embed_spectrogram(self, spec: torch.Tensor) -> torch.Tensor:
+        """The front-end's output `[B, F, T]` -> `[B, out_dim]` embedding."""
+        return self.head(self.pooling(self.backbone(spec)))
 
     def score(self, ex: torch.Tensor, ey: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
         """Scores `[Bx, By]` between embeddings `[Bx, n]` and `[By, n]`."""

@@ -1,4 +1,4 @@
-"""InfoNCE over the score matrix."""
+"""InfoNCE over the score matrix, with optional extra negative columns."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ import torch
 import torch.nn.functional as F
 
 
-def info_nce(scores: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+def info_nce(scores: torch.Tensor, label_smoothing: float = 0.0, extra: torch.Tensor | None = None) -> torch.Tensor:
     """Symmetric cross-entropy of `[B, B]` scores (context i vs target j) whose diagonal
-    holds the positives: mean of the row (context -> target) and column (target -> context) losses."""
+    holds the positives: mean of the row (context -> target) and column (target -> context) losses.
+
+    `extra` `[B, M]`: scores of every context against M extra candidates (transposed,
+    stretched or degenerate targets) appended to the rows' candidates; they are never
+    positives, and they have no partner, so the column loss ignores them.
+    """
     labels = torch.arange(scores.shape[0], device=scores.device)
-    rows = F.cross_entropy(scores, labels, label_smoothing=label_smoothing)
+    row_scores = scores if extra is None else torch.cat([scores, extra], dim=1)
+    rows = F.cross_entropy(row_scores, labels, label_smoothing=label_smoothing)
     cols = F.cross_entropy(scores.transpose(0, 1), labels, label_smoothing=label_smoothing)
     return (rows + cols) / 2

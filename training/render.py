@@ -9,8 +9,10 @@ The songs, their stems and the soundfont draws are deterministic from `--seed`; 
 can differ slightly between renders (FluidSynth starts notes on 64-sample blocks counted from
 the synth's creation, so what was rendered before a song in the same process matters; with
 `--workers` > 1 that depends on which worker drew the song).
-Splits: `train` (training soundfonts), `val` (unseen songs and works, training soundfonts)
-and `val_timbre` (the same unseen songs, TimGM6mb only).
+Splits: `train` (training soundfonts), `val` (unseen songs and works, training soundfonts),
+`val_timbre` (the same unseen songs, TimGM6mb only) and `ood` (the held-out half of
+Freedoom's human-composed tracks, TimGM6mb only: unseen music and unseen timbre).
+`--sources` renders only some sources (e.g. a second render process for another source).
 """
 
 from __future__ import annotations
@@ -30,16 +32,18 @@ from tqdm import tqdm
 
 from phalar_metric.config import SAMPLE_RATE
 
-from .sources import chorales, procedural
+from .sources import chorales, freedoom, procedural
 from .symbolic import SymbolicSong
 from .synth import DRUM_KITS, TRAIN_SOUNDFONTS, VALIDATION_SOUNDFONT, StemSynth
 
-MAX_SECONDS = 120.0
+MAX_SECONDS = {"freedoom": 600.0}  # per source; others stop at DEFAULT_MAX_SECONDS
+DEFAULT_MAX_SECONDS = 120.0
+SOURCES = ("procedural", "corpus", "freedoom")
 
 
 def draw_soundfonts(rng: random.Random, n_stems: int, split: str) -> list[str]:
     """Per song or per stem (half the songs each), weighted by TRAIN_SOUNDFONTS."""
-    if split == "val_timbre":
+    if split in ("val_timbre", "ood"):
         return [VALIDATION_SOUNDFONT] * n_stems
     names, weights = list(TRAIN_SOUNDFONTS), list(TRAIN_SOUNDFONTS.values())
     if rng.random() < 0.5:
@@ -53,9 +57,10 @@ def with_drum_kits(rng: random.Random, song: SymbolicSong, soundfonts: list[str]
             for stem, sf in zip(song.stems, soundfonts)]
 
 
-def write_song(song: SymbolicSong, folder: Path, synth: StemSynth, soundfonts: list[str]) -> None:
-    """Render every stem and write the song folder atomically."""
-    n = int(min(song.duration + 1.0, MAX_SECONDS) * SAMPLE_RATE)
+def write_song(song: SymbolicSong, folder: Path, synth: StemSynth, soundfonts: list[str],
+               max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+    """Render every stem (at most `max_seconds`) and write the song folder atomically."""
+    n = int(min(song.duration + 1.0, max_seconds) * SAMPLE_RATE)
     audio = np.stack([synth.render(stem, sf, n) for stem, sf in zip(song.stems, soundfonts)])
     peak = max(float(np.abs(audio).max()), 1e-6)
     audio = audio * min(1.0, 0.99 / peak)  # int16 without clipping; stem balance kept
@@ -81,16 +86,17 @@ def write_song(song: SymbolicSong, folder: Path, synth: StemSynth, soundfonts: l
 
 
 def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
-    """(split, source, id, seed) for every song to render, validation first, then train
-    with the sources interleaved so a partial cache already mixes them."""
-    out = []
-    works = chorales.corpus_works(args.corpus) if args.corpus else []
+    """(split, source, id, seed) for every song of `args.sources` to render, validation first,
+    then train with the sources interleaved so a partial cache already mixes them."""
+    out = [] if "freedoom" not in args.sources else freedoom_jobs()
+    works = chorales.corpus_works(args.corpus) if args.corpus and "corpus" in args.sources else []
     val_works = [w for w in works if chorales.is_validation(w)]
     train_works = [w for w in works if not chorales.is_validation(w)]
+    n_val = args.val_songs if "procedural" in args.sources else 0
     for split in ("val", "val_timbre"):
-        out += [(split, "procedural", f"{i:05d}", 10_000_000 + i) for i in range(args.val_songs)]
+        out += [(split, "procedural", f"{i:05d}", 10_000_000 + i) for i in range(n_val)]
         out += [(split, "corpus", w, 0) for w in val_works]
-    train = [("train", "procedural", f"{i:05d}", i) for i in range(args.procedural)]
+    train = [("train", "procedural", f"{i:05d}", i) for i in range(args.procedural if "procedural" in args.sources else 0)]
     train_c = [("train", "corpus", w, 0) for w in train_works]
     step = max(1, len(train) // max(1, len(train_c)))
     for k, job in enumerate(train):
@@ -98,6 +104,12 @@ def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
         if k % step == step - 1 and train_c:
             out.append(train_c.pop(0))
     return out + train_c
+
+
+def freedoom_jobs() -> list[tuple[str, str, str, int]]:
+    """The held-out half of Freedoom's tracks in `ood`, the other half in `train`."""
+    tracks = freedoom.freedoom_tracks()
+    return [("ood" if freedoom.is_held_out(t, tracks) else "train", "freedoom", t.name, 0) for t in tracks]
 
 
 def job_folder(job: tuple[str, str, str, int]) -> str:
@@ -116,6 +128,8 @@ def render_job(job: tuple[str, str, str, int], out: Path, seed: int, synth: Stem
     rng = random.Random(f"{seed}/{source}/{ident}/{song_seed}")
     if source == "procedural":
         song = procedural.generate_song(seed * 100_000_000 + song_seed, f"{source}/{ident}")
+    elif source == "freedoom":
+        song = freedoom.load_track(ident, f"{source}/{ident}")
     else:
         song = chorales.load_work(ident, rng, f"{source}/{chorales.work_name(ident)}")
         if song is None:
@@ -124,7 +138,7 @@ def render_job(job: tuple[str, str, str, int], out: Path, seed: int, synth: Stem
     soundfonts = draw_soundfonts(random.Random(f"{seed}/{split}/{ident}"), len(song.stems), split)
     if split == "train":
         soundfonts = with_drum_kits(random.Random(f"{seed}/drums/{ident}"), song, soundfonts)
-    write_song(song, folder, synth, soundfonts)
+    write_song(song, folder, synth, soundfonts, MAX_SECONDS.get(source, DEFAULT_MAX_SECONDS))
 
 
 _worker_synth: StemSynth | None = None
@@ -150,7 +164,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--val-songs", type=int, default=100, help="procedural validation songs")
     p.add_argument("--corpus", type=int, default=400, help="music21 works beyond the Bach chorales")
     p.add_argument("--workers", type=int, default=1, help="rendering processes (one synth each)")
+    p.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated subset of {','.join(SOURCES)}")
     args = p.parse_args(argv)
+    args.sources = args.sources.split(",")
+    if unknown := set(args.sources) - set(SOURCES):
+        p.error(f"--sources: unknown source(s) {sorted(unknown)}; expected a subset of {list(SOURCES)}")
     todo = jobs(args)
     render_one = functools.partial(_render_in_worker, out=args.out, seed=args.seed)
     with contextlib.ExitStack() as stack:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import signal
 
 from .sources.base import SAMPLE_RATE, Song
 
@@ -20,16 +21,24 @@ RELATIVE_DB = -35.0  # ... and within this of the loudest stem of the window
 
 @dataclass
 class Augment:
-    """Per-stem gain in dB (uniform in ±gain_db); with probability `eq_p` a random smooth
-    EQ (`random_eq`, ±eq_db) on the sum, so the model sees timbres its soundfonts lack; and
-    white noise at an SNR drawn in `snr_db` with probability `noise_p`. Context and target
-    are augmented independently."""
+    """Per-stem gain in dB (uniform in ±gain_db) and, with probability `humanise_p`, a per-stem
+    timing offset of up to ±humanise_ms; on the sum, each with its probability: a random smooth
+    EQ (`random_eq`, ±eq_db) for timbres the soundfonts lack, reverb from a synthetic room
+    impulse (`room_reverb`), a low-pass at 4-8 kHz (`band_limit`), tanh saturation
+    (`saturate`), and white noise at an SNR drawn in `snr_db`. Context and target are
+    augmented independently. The defaults without the new effects (reverb_p = lowpass_p =
+    saturate_p = humanise_p = 0) are the sampler of weights 0.1.x."""
 
     gain_db: float = 6.0
     eq_p: float = 0.5
     eq_db: float = 9.0
     noise_p: float = 0.3
     snr_db: tuple[float, float] = (20.0, 50.0)
+    reverb_p: float = 0.0
+    lowpass_p: float = 0.0
+    saturate_p: float = 0.0
+    humanise_p: float = 0.0
+    humanise_ms: float = 5.0
 
 
 def active_stems(stems: np.ndarray) -> np.ndarray:
@@ -57,14 +66,59 @@ def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, n_points: 
     return np.fft.irfft(spectrum * 10 ** (db / 20), n=len(x))
 
 
+def room_reverb(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """`x` `[samples]` through a synthetic room: an exponentially decaying noise impulse with
+    RT60 uniform in 0.2-1.2 s, mixed with the dry signal at a wet/dry ratio in 0.1-0.5; the
+    direct path stays at time 0, so onsets do not move."""
+    rt60 = rng.uniform(0.2, 1.2)
+    n = int(rt60 * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    impulse = rng.standard_normal(n) * 10 ** (-3 * t / rt60)  # -60 dB at rt60
+    wet = signal.fftconvolve(x, impulse)[: len(x)]
+    wet *= np.sqrt(np.mean(x**2) / (np.mean(wet**2) + 1e-12))
+    return x + rng.uniform(0.1, 0.5) * wet
+
+
+def band_limit(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """`x` low-passed at a cutoff uniform in 4-8 kHz (4th-order Butterworth, zero phase)."""
+    cutoff = rng.uniform(4000.0, min(8000.0, 0.49 * SAMPLE_RATE))
+    return signal.sosfiltfilt(signal.butter(4, cutoff, fs=SAMPLE_RATE, output="sos"), x)
+
+
+def saturate(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """`x` through tanh saturation with a drive of 1-4 on the peak-normalised signal, level kept."""
+    peak = np.abs(x).max() + 1e-12
+    drive = rng.uniform(1.0, 4.0)
+    return np.tanh(drive * x / peak) / np.tanh(drive) * peak
+
+
+def humanise(rng: np.random.Generator, stems: np.ndarray, max_ms: float) -> np.ndarray:
+    """Each of `[n, samples]` stems delayed or advanced by up to `max_ms` (zero-filled)."""
+    out = np.zeros_like(stems)
+    shifts = np.round(rng.uniform(-max_ms, max_ms, size=len(stems)) * SAMPLE_RATE / 1000).astype(int)
+    for i, shift in enumerate(shifts):
+        if shift >= 0:
+            out[i, shift:] = stems[i, : stems.shape[1] - shift]
+        else:
+            out[i, :shift] = stems[i, -shift:]
+    return out
+
+
 def mix(rng: np.random.Generator, stems: np.ndarray, augment: Augment | None) -> np.ndarray:
-    """Sum `[n, samples]` stems with random gains, EQ and noise -> `[samples]`."""
+    """Sum `[n, samples]` stems with random gains and timing, then EQ, reverb, low-pass,
+    saturation and noise -> `[samples]`."""
     if augment is None:
         return stems.sum(axis=0)
     gains = 10 ** (rng.uniform(-augment.gain_db, augment.gain_db, size=(len(stems), 1)) / 20)
+    if augment.humanise_p and rng.random() < augment.humanise_p:
+        stems = humanise(rng, stems, augment.humanise_ms)
     out = (stems * gains).sum(axis=0)
     if rng.random() < augment.eq_p:
         out = random_eq(rng, out, augment.eq_db)
+    for p, effect in ((augment.reverb_p, room_reverb), (augment.lowpass_p, band_limit),
+                      (augment.saturate_p, saturate)):
+        if p and rng.random() < p:
+            out = effect(rng, out)
     if rng.random() < augment.noise_p:
         power = np.mean(out**2) + 1e-12
         snr = rng.uniform(*augment.snr_db)
@@ -75,12 +129,14 @@ def mix(rng: np.random.Generator, stems: np.ndarray, augment: Augment | None) ->
 @dataclass
 class Batch:
     """`context`, `target`: `[B, window]` float32 at SAMPLE_RATE; `group`: `[B]` ids shared by
-    the pairs of one same-song group; `song`: `[B]` song names."""
+    the pairs of one same-song group; `song`: `[B]` song names; `pitched`: `[B]` bool, the
+    target holds a pitched (non-drum) stem (transposing it makes a harmonic negative)."""
 
     context: np.ndarray
     target: np.ndarray
     group: np.ndarray
     song: np.ndarray
+    pitched: np.ndarray
 
 
 class PairSampler:
@@ -116,8 +172,9 @@ class PairSampler:
         is_target[target] = True
         return mix(rng, stems[~is_target], self.augment), mix(rng, stems[is_target], self.augment)
 
-    def _group(self, rng: np.random.Generator, size: int) -> tuple[Song, list[tuple[np.ndarray, np.ndarray]]]:
-        """`size` pairs from one song with one stem split (size 1: an ordinary pair)."""
+    def _group(self, rng: np.random.Generator, size: int) -> tuple[Song, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """`size` pairs from one song with one stem split (size 1: an ordinary pair): the song,
+        the target's stem indices and the pairs."""
         for _ in range(100):
             song = self.songs[int(rng.integers(len(self.songs)))]
             start, stems = self._window(rng, song)
@@ -128,25 +185,27 @@ class PairSampler:
             out = [self.pair(rng, song, stems, target)]
             for _ in range(20 * size):
                 if len(out) == size:
-                    return song, out
+                    return song, target, out
                 s2, stems2 = self._window(rng, song, near=start)
                 act2 = active_stems(stems2)
                 # the same split must leave an active context and target at the other time
                 if s2 != start and np.isin(target, act2).any() and np.setdiff1d(act2, target).size:
                     out.append(self.pair(rng, song, stems2, target))
             if len(out) == size:
-                return song, out
+                return song, target, out
         raise RuntimeError("Could not draw a valid pair in 100 tries: are the songs silent?")
 
     def batch(self, rng: np.random.Generator, size: int) -> Batch:
         """`size` pairs, the same-song groups first."""
         n_groups = int(round(size * self.hard_fraction / self.group_size))
-        pairs, groups, names = [], [], []
+        pairs, groups, names, pitched = [], [], [], []
         while len(pairs) < size:
             group_size = self.group_size if len(groups) < n_groups * self.group_size else 1
-            song, group = self._group(rng, min(group_size, size - len(pairs)))
+            song, target, group = self._group(rng, min(group_size, size - len(pairs)))
             groups += [len(groups)] * len(group)
             names += [song.name] * len(group)
+            pitched += [song.is_drum is None or not all(song.is_drum[t] for t in target)] * len(group)
             pairs += group
         ctx, tgt = map(np.stack, zip(*pairs))
-        return Batch(ctx.astype(np.float32), tgt.astype(np.float32), np.array(groups), np.array(names))
+        return Batch(ctx.astype(np.float32), tgt.astype(np.float32), np.array(groups), np.array(names),
+                     np.array(pitched))

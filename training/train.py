@@ -1,8 +1,13 @@
 """Contrastive training of PhaLar, top to bottom.
 
     python -m training.train                                    # defaults below
-    python -m training.train --config training/configs/gap.json --max_steps=200
+    python -m training.train --config run.json --max_steps=200  # a JSON of overrides, then --key=value
     torchrun --nproc_per_node 2 -m training.train ...           # DDP (gloo on CPU, nccl on GPU)
+
+Each step scores B contexts against their B targets and against extra negatives that are
+never positives (training/negatives.py): transposed and time-stretched copies of a share of
+the targets (made on the targets' spectrograms inside the forward) and degenerate clips
+(silence, quiet noise, white/pink noise, click trains).
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -35,7 +40,8 @@ from phalar_metric.model import PhaLar, count_parameters
 
 from .config_args import parse_overrides
 from .loss import info_nce
-from .sampler import Augment, PairSampler
+from .negatives import degenerate_clips, draw_stretches, draw_transpositions, stretch_spec, transpose_spec
+from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
 from .validation import ValidationSet
 
@@ -57,18 +63,25 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     label_smoothing: float = 0.05
-    eq_p: float = 0.5  # probability of Augment's random EQ per context and target (timbre variety; session 2: 0)
+    eq_p: float = 0.5  # probability of Augment's random EQ per context and target (timbre variety; 0 before 0.1.0)
+    reverb_p: float = 0.2  # Augment's synthetic-room reverb, band-limit, saturation, humanise (0 before 0.2.0)
+    lowpass_p: float = 0.2
+    saturate_p: float = 0.15
+    humanise_p: float = 0.3
+    pitch_neg_p: float = 0.5  # share of pitched targets that also appear transposed by 1-11 semitones (0 before 0.2.0)
+    tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
+    n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
     group_size: int = 4
     eval_every: int = 150
     eval_pairs: int = 256  # per validation split
     eval_groups: int = 24  # same-song groups of 8 per validation split
-    select_on: str = "val/acc@64"  # the validation number that picks `best/`
+    select_on: str = "ood/acc@64"  # the validation number that picks `best/` (ood: unseen human-composed music)
     rescan_every: int = 150  # re-read the song list (a render may still be growing the cache)
     log_every: int = 10
     seed: int = 0
     threads: int = 2
-    amp: str = "none"  # "bf16": autocast to bfloat16 (~1.45x faster on a CPU with AMX); front-end and score stay fp32
+    amp: str = "auto"  # "bf16": autocast (1.45x faster with AMX, ~3x slower on AVX2-only CPUs); "auto": bf16 where native
     model: dict = field(default_factory=dict)  # PhaLarConfig overrides (ablations)
 
 
@@ -82,13 +95,15 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_overrides(TrainConfig, sys.argv[1:] if argv is None else argv)
-    if cfg.amp not in ("none", "bf16"):
-        raise ValueError(f"`amp` must be 'none' or 'bf16', got {cfg.amp!r}")
+    if cfg.amp not in ("none", "bf16", "auto"):
+        raise ValueError(f"`amp` must be 'none', 'bf16' or 'auto', got {cfg.amp!r}")
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if ddp:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    if cfg.amp == "auto":
+        cfg.amp = "bf16" if has_native_bf16(device) else "none"
     master = rank == 0
     torch.set_num_threads(max(1, cfg.threads // world))
     out = Path(cfg.out_dir)
@@ -111,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         _load_optimizer(opt, ckpt["optimizer"], ckpt_path)
         step, best, history = ckpt["step"], ckpt["best"], ckpt["history"]
     raw_model = model
+    model = ContrastiveStep(raw_model)  # what DDP wraps: the forward with the extra negatives
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model)
     if master:
@@ -121,22 +137,27 @@ def main(argv: list[str] | None = None) -> None:
 
     window = raw_model.config.window_samples
     validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups) if master else None
+    if master and cfg.select_on.split("/")[0] not in validation.sets:
+        raise ValueError(f"--select_on={cfg.select_on}: the cache {cfg.data} has no split {cfg.select_on.split('/')[0]!r} "
+                         f"(it has {sorted(validation.sets)}); render it (`python -m training.render --sources freedoom` "
+                         "writes ood) or select on another split")
     if master and ckpt is None and cfg.init_from != "scratch":  # the start is the bar `best/` has to beat
         best = _validate(raw_model, validation, step, best, history, cfg)
     sampler, t_last, clips = None, time.time(), 0
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not master, desc="train")
     while step < cfg.max_steps:
         if sampler is None or step % cfg.rescan_every == 0:
+            augment = Augment(eq_p=cfg.eq_p, reverb_p=cfg.reverb_p, lowpass_p=cfg.lowpass_p,
+                              saturate_p=cfg.saturate_p, humanise_p=cfg.humanise_p)
             sampler = PairSampler(load_songs(cfg.sources, cfg.data, "train"), window,
-                                  cfg.hard_fraction, cfg.group_size, Augment(eq_p=cfg.eq_p))
+                                  cfg.hard_fraction, cfg.group_size, augment)
         # ---- one step: data and dropout randomness depend only on (seed, rank, step)
         rng = np.random.default_rng([cfg.seed, rank, step])
         torch.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)
         batch = sampler.batch(rng, cfg.batch_size)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg) * group["lr_scale"]
-        loss = pair_loss(model, torch.from_numpy(batch.context).to(device), torch.from_numpy(batch.target).to(device),
-                         cfg)
+        loss = pair_loss(model, batch, draw_negatives(rng, batch, cfg, raw_model.config), cfg, device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -175,12 +196,72 @@ def _validate(model: PhaLar, validation: ValidationSet, step: int, best: float, 
     return best
 
 
-def pair_loss(model: torch.nn.Module, context: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
-    """InfoNCE over the `[B, B]` scores of `context` i vs `target` j (`[B, samples]` each),
-    the forward under bf16 autocast when `cfg.amp == "bf16"`."""
-    with torch.autocast(context.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
-        scores = model(context, target)
-    return info_nce(scores.float(), cfg.label_smoothing)
+class ContrastiveStep(torch.nn.Module):
+    """The training forward of a PhaLar model (the module DDP wraps).
+
+    `forward(context, target, negatives)`: `context`, `target` `[B, samples]`; `negatives` a
+    dict of `pitch_idx` `[P]` (targets to transpose) with `pitch_bins` `[P]`, `tempo_idx`
+    `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, and `degenerate` `[M, samples]` clips.
+    Returns the `[B, B]` scores and the `[B, P + Q + M]` scores of the contexts against the
+    negatives. Every clip goes through the front-end once and the backbone in one batch.
+    """
+
+    def __init__(self, model: PhaLar) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, context: torch.Tensor, target: torch.Tensor,
+                negatives: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        b = context.shape[0]
+        spec = self.model.frontend(torch.cat([context, target, negatives["degenerate"]]))  # [2B + M, F, T]
+        targets = spec[b : 2 * b]
+        specs = [spec[: 2 * b],
+                 transpose_spec(targets[negatives["pitch_idx"]], negatives["pitch_bins"]),
+                 stretch_spec(targets[negatives["tempo_idx"]], negatives["tempo_rate"], negatives["tempo_anchor"]),
+                 spec[2 * b :]]
+        emb = self.model.embed_spectrogram(torch.cat(specs))
+        return self.model.score(emb[:b], emb[b : 2 * b]), self.model.score(emb[:b], emb[2 * b :])
+
+
+def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, config: PhaLarConfig) -> dict[str, np.ndarray]:
+    """The step's extra negatives (see `ContrastiveStep`): `pitch_neg_p` of the pitched targets
+    transposed by ±1-11 semitones, `tempo_neg_p` of all targets stretched by 3-8%, and
+    `n_degenerate` degenerate clips."""
+    b, samples = batch.target.shape
+    pitch_idx = np.flatnonzero(batch.pitched & (rng.random(b) < cfg.pitch_neg_p))
+    tempo_idx = np.flatnonzero(rng.random(b) < cfg.tempo_neg_p)
+    n_frames = samples // config.hop_length + 1
+    rate, anchor = draw_stretches(rng, len(tempo_idx), n_frames)
+    bins_per_semitone = config.bins_per_octave // 12 if config.frontend == "cqt" else 0
+    if bins_per_semitone == 0:  # a Mel front-end has no exact semitone shift: no harmonic negatives
+        pitch_idx = pitch_idx[:0]
+    return {"pitch_idx": pitch_idx, "pitch_bins": draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1)),
+            "tempo_idx": tempo_idx, "tempo_rate": rate.astype(np.float32), "tempo_anchor": anchor,
+            "degenerate": degenerate_clips(rng, cfg.n_degenerate, samples, config.sample_rate)}
+
+
+def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndarray], cfg: TrainConfig,
+              device: torch.device) -> torch.Tensor:
+    """InfoNCE over the `[B, B]` scores of context i vs target j plus the negatives' columns,
+    the forward under bf16 autocast when `cfg.amp == "bf16"`. `model` is a `ContrastiveStep`
+    (or its DDP wrapper)."""
+    tensors = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in negatives.items()}
+    context, target = (torch.from_numpy(x).to(device) for x in (batch.context, batch.target))
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+        scores, extra = model(context, target, tensors)
+    return info_nce(scores.float(), cfg.label_smoothing, extra.float())
+
+
+def has_native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast is native here: a CUDA GPU with bf16, or a CPU with AMX-BF16 or
+    AVX512-BF16 matrix instructions (Linux /proc/cpuinfo); elsewhere bf16 is emulated and slower."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:

@@ -10,11 +10,13 @@ import torch
 from phalar_metric.functional import embed_windows
 from phalar_metric.model import PhaLar
 
+from .eval_windows import every_window_pairs
 from .retrieval_metrics import accuracy_at_k, hard_accuracy
 from .sampler import Batch, PairSampler
 from .sources import Song, load_songs
 
 SPLITS = ("val", "val_timbre")  # unseen songs and works; the same songs with TimGM6mb only
+OOD_SPLIT = "ood"  # unseen human-composed music with TimGM6mb: few songs, so every window
 KS = (2, 8, 16, 64)
 HARD_GROUP = 8  # hard@8: the true target among 8 windows of the same song
 
@@ -43,14 +45,23 @@ class ValidationSet:
 
     @classmethod
     def build(cls, root: str, window: int, n_pairs: int, n_groups: int) -> "ValidationSet":
-        return cls({s: eval_pairs(load_songs(["rendered"], root, s), window, n_pairs, n_groups) for s in SPLITS})
+        """SPLITS with `n_pairs` random pairs and `n_groups` groups each, and OOD_SPLIT with
+        every window (its pairs are also its groups) when the cache has it."""
+        sets = {s: eval_pairs(load_songs(["rendered"], root, s), window, n_pairs, n_groups) for s in SPLITS}
+        ood = load_songs(["rendered"], root, OOD_SPLIT)
+        if ood:
+            pairs = every_window_pairs(ood, window, HARD_GROUP)
+            sets[OOD_SPLIT] = (pairs, pairs)
+        return cls(sets)
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
         """{"val/acc@K": ..., "val/hard@8": ..., "val_timbre/...": ...}."""
         model.eval()
         out = {}
         for split, (pairs, groups) in self.sets.items():
-            for k, acc in accuracy_at_k(score_pairs(model, pairs), pairs.song, KS).items():
+            pair_scores = score_pairs(model, pairs)
+            for k, acc in accuracy_at_k(pair_scores, pairs.song, KS).items():
                 out[f"{split}/acc@{k}"] = acc
-            out[f"{split}/hard@{HARD_GROUP}"] = hard_accuracy(score_pairs(model, groups), groups.group)
+            group_scores = pair_scores if groups is pairs else score_pairs(model, groups)
+            out[f"{split}/hard@{HARD_GROUP}"] = hard_accuracy(group_scores, groups.group)
         return out

@@ -76,14 +76,14 @@ def test_param_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -
 def test_bf16_autocast_trains_and_logs_a_finite_loss(rendered_root: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     dtypes = []
-    forward = PhaLar.embed
+    forward = PhaLar.embed_spectrogram
 
-    def spy(self: PhaLar, wav: torch.Tensor) -> torch.Tensor:
+    def spy(self: PhaLar, spec: torch.Tensor) -> torch.Tensor:
         if self.training:
-            dtypes.append((self.frontend(wav).dtype, self.backbone(self.frontend(wav)).dtype))
-        return forward(self, wav)
+            dtypes.append((spec.dtype, self.backbone(spec).dtype))
+        return forward(self, spec)
 
-    monkeypatch.setattr(PhaLar, "embed", spy)
+    monkeypatch.setattr(PhaLar, "embed_spectrogram", spy)
     train.main(train_args(rendered_root, tmp_path / "run", 2, amp="bf16"))
     assert dtypes and set(dtypes) == {(torch.float32, torch.bfloat16)}  # front-end fp32, backbone bf16
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]

@@ -11,6 +11,7 @@ RATE = 16000
 TINY_MODEL = {"window_seconds": 1.0, "min_seconds": 0.25, "n_bins": 36, "hop_length": 128,
               "channels": [4, 6, 8, 8, 8, 8], "embed_dim": 8, "n_pool_bins": 3, "hidden_dim": 16, "out_dim": 16}
 SPLIT_SONGS = {"train": 4, "val": 6, "val_timbre": 6}  # val: enough songs for acc@64
+OOD_SONGS, OOD_SECONDS = 8, 12.0  # `ood` uses every window: 8 x 12 windows of 1 s, enough for acc@64
 
 
 def song_stems(seed: int, n_stems: int = 3, seconds: float = 3.0) -> np.ndarray:

@@ -18,6 +18,7 @@ class Song(ABC):
         stem_names: one name per stem, in `read()` order.
         num_samples: length in samples at `SAMPLE_RATE`.
         beats: ground-truth beat times in seconds, where the source has them (else None).
+        is_drum: per stem, whether it is unpitched percussion, where the source knows (else None).
     """
 
     name: str
@@ -25,6 +26,7 @@ class Song(ABC):
     stem_names: list[str]
     num_samples: int
     beats: list[float] | None = None
+    is_drum: list[bool] | None = None
 
     @abstractmethod
     def read(self, start: int, length: int) -> np.ndarray:

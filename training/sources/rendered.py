@@ -21,6 +21,7 @@ class RenderedSong(Song):
         self.name = meta["name"]
         self.source = self.name.split("/")[0]
         self.stem_names = [s["name"] for s in meta["stems"]]
+        self.is_drum = [bool(s["is_drum"]) for s in meta["stems"]]
         self.beats = meta["beats"]
         self.meta = meta
         self._audio = np.load(folder / "stems.npy", mmap_mode="r")
@@ -30,7 +31,10 @@ class RenderedSong(Song):
         return pad_to(np.asarray(self._audio[:, start : start + length], dtype=np.float32) / 32767.0, length)
 
 
-def load_rendered(root: str | Path, split: str, sources: tuple[str, ...] = ("procedural", "corpus")) -> list[RenderedSong]:
-    """Every complete song of `split` under `root` (sorted by folder, so the order is stable)."""
-    folders = sorted(p.parent for s in sources for p in (Path(root) / split / s).glob("*/meta.json"))
+def load_rendered(root: str | Path, split: str, sources: tuple[str, ...] | None = None) -> list[RenderedSong]:
+    """Every complete song of `split` under `root` (sorted by folder, so the order is stable),
+    of every source folder (procedural, corpus, freedoom, mma) or only of `sources`."""
+    pattern = "*/*/meta.json" if sources is None else None
+    paths = (Path(root) / split).glob(pattern) if pattern else (p for s in sources for p in (Path(root) / split / s).glob("*/meta.json"))
+    folders = sorted(p.parent for p in paths)
     return [RenderedSong(f) for f in folders]
