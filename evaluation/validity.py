@@ -8,11 +8,13 @@ For each trial (a window of a song, its active stems split into a context and a 
 `validity_trials`) every model and the chroma + onset baseline score the true target and each
 degraded version of it against the same context. Per degradation: the win rate (share of
 trials where the reference, normally the true target, scores strictly higher; ties lose) with
-a bootstrap 95% interval over trials, and the mean scores. Each distinct clip of a trial is
-embedded once and scored through `phalar_metric.functional.phalar_score_matrix`, the
-library's public scoring path (its handling of silent input applies). Also two curves per
-scorer, score against time offset and against transposition (`--figures`). Deterministic
-from `--seed` (trials, noise, bootstrap); re-rendered clips depend on FluidSynth's version.
+a bootstrap 95% interval over trials, and the mean scores. A second process makes the clips
+and scores them with the baseline while the models embed the trial before (`--workers 1`,
+`validity_prepare`). Each distinct clip of a trial is embedded once and scored through
+`phalar_metric.functional.phalar_score_matrix`, the library's public scoring path (its
+silence gate applies). Also two curves per scorer, score against time offset and against
+transposition (`--figures`). Deterministic from `--seed` (trials, noise, bootstrap);
+re-rendered clips depend on FluidSynth's version. See evaluation/README.md.
 """
 
 from __future__ import annotations
@@ -30,18 +32,17 @@ from tqdm import tqdm
 
 from phalar_metric.functional import phalar_score_matrix
 from phalar_metric.model import PhaLar
-from training.rerender import WindowRenderer, has_notes
 from training.sampler import Batch
 from training.sources.base import SAMPLE_RATE, Song
 from training.validation import eval_pairs
 
-from . import baseline
 from .report import (Parser, add_baseline_args, add_model_args, add_run_args, describe_models, fatal, load_models,
                      markdown_table, songs_from, write_outputs)
 from .retrieval import BASELINE, baseline_weights, select_songs
 from .validity_figures import curve_figures
+from .validity_prepare import PrepSpec, prepared
 from .validity_stats import Scores, curves, win_rates
-from .validity_trials import draw_trials, row_names, trial_clips
+from .validity_trials import row_names
 
 PROG = "python -m evaluation.validity"
 TUNE_K = 64  # the baseline is tuned as evaluation.retrieval tunes it: acc@64 and hard@8
@@ -60,6 +61,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the intervals (default: 1000)")
     p.add_argument("--audio-only", action="store_true",
                    help="pitch and tempo by librosa for every song, never re-rendered (e.g. without FluidSynth)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="1 (default): clips, re-renders and baseline in a second process, beside the models; 0: all "
+                        "in this process")
     add_baseline_args(p)
     p.add_argument("--tune-pairs", type=int, default=512, help="pairs of the baseline tuning (default: 512)")
     p.add_argument("--tune-groups", type=int, default=32, help="same-song groups of the tuning (default: 32)")
@@ -87,6 +91,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("trials", "bootstrap"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} expects a positive integer, got {getattr(args, name)}")
+    if args.workers not in (0, 1):
+        raise ValueError(f"--workers expects 0 or 1, got {args.workers}")
     torch.set_num_threads(args.threads)
     models, seconds = load_models(args)
     window = int(round(seconds * SAMPLE_RATE))
@@ -97,23 +103,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def pair_sets(split: str) -> tuple[Batch, Batch]:
         return eval_pairs(split_songs(split), window, args.tune_pairs, args.tune_groups)
 
-    songs = split_songs(args.split)
+    n_songs = len(split_songs(args.split))  # a bad --split or --songs fails here, before the tuning
     weights, tuned_on = (None, None) if args.no_baseline else baseline_weights(args, pair_sets, TUNE_K)
-    trials = draw_trials(np.random.default_rng(args.seed), songs, window, args.trials)
-    rerender = not args.audio_only and any(has_notes(t.song) for t in trials)
-    renderer = WindowRenderer() if rerender else None
+    spec = PrepSpec(tuple(args.source), args.split, tuple(args.songs), window, args.trials, args.seed,
+                    args.audio_only, weights)
     began = time.perf_counter()
-    clips, scores = [], []
-    for i, trial in enumerate(tqdm(trials, desc="validity trials", file=sys.stderr, disable=None)):
-        clips.append(trial_clips(np.random.default_rng([args.seed, i]), trial, songs, renderer))
-        scores.append(score_clips(models, weights, trial.context, clips[-1].clips))
-    print(f"{PROG}: {len(trials)} trials in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    clips, scores, described = [], [], []
+    for trial in tqdm(prepared(spec, args.workers), total=args.trials, desc="validity trials", file=sys.stderr,
+                      disable=None):
+        clips.append(trial.clips)
+        scores.append(score_clips(models, trial.context, trial.clips.clips))
+        if trial.baseline is not None:
+            scores[-1][BASELINE] = trial.baseline
+        described.append(trial.trial)
+    print(f"{PROG}: {args.trials} trials in {time.perf_counter() - began:.0f} s", file=sys.stderr)
     out: dict[str, Any] = {
-        "split": args.split, "song_prefixes": args.songs, "sources": args.source, "seconds": seconds,
-        "trials": len(trials), "seed": args.seed, "bootstrap": args.bootstrap,
+        "split": args.split, "song_prefixes": args.songs, "sources": args.source, "songs": n_songs,
+        "seconds": seconds, "trials": args.trials, "seed": args.seed, "bootstrap": args.bootstrap,
         "models": describe_models(models, args),
-        "rerendered_trials": sum(renderer is not None and has_notes(t.song) for t in trials),
-        "trial_list": [t.describe() for t in trials],
+        "rerendered_trials": sum(t["rerendered"] for t in described), "trial_list": described,
     }  # fmt: skip
     if weights is not None:
         out["baseline"] = {"weights": {"chroma": weights[0], "onset": weights[1]}, "tuned_on": tuned_on}
@@ -122,20 +130,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def score_clips(models: dict[str, PhaLar], weights: tuple[float, float] | None, mix: np.ndarray,
-                clips: dict[str, np.ndarray]) -> Scores:
-    """Scores of `mix` `[window]` with every clip `[window]` (16 kHz): scorer -> clip -> score,
-    one `phalar_score_matrix` per model (each clip embedded once) and the baseline's."""
-    names, wavs = list(clips), list(clips.values())
+def score_clips(models: dict[str, PhaLar], mix: np.ndarray, clips: dict[str, np.ndarray]) -> Scores:
+    """Scores of `mix` `[window]` with every clip `[window]` (16 kHz): model name -> clip ->
+    score, one `phalar_score_matrix` per model (each clip embedded once)."""
     out: Scores = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # silent and near-silent clips are intended here
         for scorer, model in models.items():
-            row = phalar_score_matrix(model, [mix], wavs, sample_rate=SAMPLE_RATE, batch_size=32)[0]
-            out[scorer] = dict(zip(names, row.tolist()))
-    if weights is not None:
-        row = baseline.combine(baseline.pair_similarities(mix[None], np.stack(wavs)), weights)[0]
-        out[BASELINE] = dict(zip(names, row.tolist()))
+            row = phalar_score_matrix(model, [mix], list(clips.values()), sample_rate=SAMPLE_RATE, batch_size=32)[0]
+            out[scorer] = dict(zip(clips, row.tolist()))
     return out
 
 

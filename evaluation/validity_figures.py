@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from .figures import save_png
 
 CURVES = {  # curve key -> (file name, x label, title)
-    "offset_ms": ("validity_offset.png", "offset of the stem (ms, > 0: delayed; zero-filled)", "Score against time offset"),
+    "offset_ms": ("validity_offset.png", "offset of the stem (ms, > 0: delayed; zero-filled)",
+                  "Score against time offset"),
     "transpose_st": ("validity_transpose.png", "transposition of the stem (semitones, tempo kept)",
                      "Score against transposition"),
 }

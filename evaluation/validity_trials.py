@@ -43,7 +43,8 @@ from training.sources.rendered import RenderedSong
 from . import degradations as dg
 
 SHIFTS_MS = (25, 50, 100, 250, 500, 1000)
-OFFSETS_MS = tuple(sorted({0, *SHIFTS_MS, *(-m for m in SHIFTS_MS), *range(-1000, 1001, 100)}))
+OFFSET_GRID_MS = (0, *SHIFTS_MS, 75, 150, 350, 750)  # ms, denser near 0 where the score peaks
+OFFSETS_MS = tuple(sorted({*OFFSET_GRID_MS, *(-m for m in OFFSET_GRID_MS)}))
 SEMITONES = (1, -1, 2, -2, 6, -6)
 CURVE_SEMITONES = tuple(range(-6, 7))
 TEMPO_PCT = (2, -2, 4, -4)

@@ -52,5 +52,6 @@ def symbolic_song(seed: int, seconds: float = 8.0) -> SymbolicSong:
 def write_symbolic_cache(root: Path, synth: Synth, n_songs: int = 4, split: str = "val_timbre") -> Path:
     """`n_songs` songs rendered by `synth` into `root/<split>/procedural/<NNNNN>/` with notes.json."""
     for i in range(n_songs):
-        write_song(symbolic_song(i), root / split / "procedural" / f"{i:05d}", synth, ["TimGM6mb.sf2"] * 3)  # type: ignore[arg-type]
+        folder = root / split / "procedural" / f"{i:05d}"
+        write_song(symbolic_song(i), folder, synth, ["TimGM6mb.sf2"] * 3)  # type: ignore[arg-type]
     return root

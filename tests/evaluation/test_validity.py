@@ -13,7 +13,7 @@ from scipy import signal
 from symbolic_data import RATE, ToneSynth, write_symbolic_cache
 
 from evaluation import degradations as dg
-from evaluation import validity
+from evaluation import validity, validity_prepare
 from evaluation.validity_stats import bootstrap_ci
 from evaluation.validity_trials import OFFSETS_MS, row_names, wrong_tempo
 from phalar_metric import PhaLar, save_pretrained
@@ -188,18 +188,22 @@ def test_suite_writes_json_markdown_and_figures(suite_run: tuple[dict, Path]) ->
     assert (out / "validity_offset.png").stat().st_size > 0 and (out / "validity_transpose.png").stat().st_size > 0
 
 
-def test_suite_is_deterministic_from_the_seed(suite_run: tuple[dict, Path], audio_root: Path,
-                                              tiny_checkpoint: Path) -> None:
-    again = run_suite(audio_root, tiny_checkpoint, "--trials", "5", *BASELINE_W)
-    other = run_suite(audio_root, tiny_checkpoint, "--trials", "5", *BASELINE_W, "--seed", "1")
-    assert again == run_suite(audio_root, tiny_checkpoint, "--trials", "5", *BASELINE_W)
-    assert again["trial_list"] == suite_run[0]["trial_list"] and other["trial_list"] != again["trial_list"]
+def test_suite_is_deterministic_and_the_same_in_one_process(suite_run: tuple[dict, Path], audio_root: Path,
+                                                             tiny_checkpoint: Path) -> None:
+    """The run of `suite_run` (clips made in a worker process) again in this process (--workers 0)."""
+    weights = suite_run[0]["baseline"]["weights"]
+    common = ["--trials", "5", "--workers", "0", "--baseline-weights", f"{weights['chroma']},{weights['onset']}",
+              "--model", str(tiny_checkpoint), "--variant", "b"]
+    again = run_suite(audio_root, tiny_checkpoint, "--variant", "a", *common)
+    assert again["results"] == suite_run[0]["results"] and again["curves"] == suite_run[0]["curves"]
+    other = run_suite(audio_root, tiny_checkpoint, "--variant", "a", *common, "--seed", "1")
+    assert other["trial_list"] != again["trial_list"]
 
 
 def test_rendered_songs_are_rerendered_for_pitch_and_tempo(notes_root: Path, tiny_checkpoint: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(validity, "WindowRenderer", lambda: WindowRenderer(ToneSynth()))
-    result = run_suite(notes_root, tiny_checkpoint, "--no-baseline", "--split", "val_timbre", "--trials", "6")
+    monkeypatch.setattr(validity_prepare, "WindowRenderer", lambda: WindowRenderer(ToneSynth()))
+    result = run_suite(notes_root, tiny_checkpoint, "--no-baseline", "--trials", "6", "--workers", "0")
     rows = result["results"][Path(tiny_checkpoint).name]
     assert result["rerendered_trials"] == 6
     for name in ("pitch_+1st", "pitch_-6st", "tempo_+2pct", "tempo_-4pct"):
@@ -233,8 +237,8 @@ def test_a_degradation_that_must_lose(tmp_path: Path) -> None:
     # the hand-made check of one pair: the suite's scores are the library's cosine of the embeddings
     clip = np.random.default_rng(0).standard_normal(RATE).astype(np.float32)
     mix = np.load(root / "val_timbre" / "procedural" / "00200" / "stems.npy")[0, :RATE] / 32767.0
-    scores = validity.score_clips({"m": model}, None, mix.astype(np.float32), {"true": mix.astype(np.float32),
-                                                                               "noise": clip})["m"]
+    scores = validity.score_clips({"m": model}, mix.astype(np.float32), {"true": mix.astype(np.float32),
+                                                                         "noise": clip})["m"]
     with torch.inference_mode():
         ex, ey = model.embed(torch.as_tensor(np.stack([mix, clip]), dtype=torch.float32))
     assert scores["noise"] == pytest.approx(scale * float((ex.conj() @ ey).real) / ex.numel(), rel=1e-4)
@@ -251,6 +255,7 @@ def test_a_degradation_that_must_lose(tmp_path: Path) -> None:
         (["--split", "nope", *BASELINE_W], "No songs in split 'nope'"),
         (["--tune-split", "val_timbre"], "--tune-split must differ from --split"),
         (["--trials", "many"], "argument --trials: invalid int value"),
+        (["--workers", "2"], "--workers expects 0 or 1, got 2"),
     ],
 )
 def test_user_errors_are_one_line(extra: list[str], message: str, audio_root: Path, tiny_checkpoint: Path,
