@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from training.sources import mma_songs
 from training.sources.mma_charts import (MMA_STDLIB, Chart, chart_text, draw_chart, parse_roman, parse_style,
                                          progression_bars, read_library)
-from training.sources import mma_songs
 from training.sources.mma_songs import MAX_STEMS, generate_mma_song, merge_small, run_mma
 from training.symbolic import Note, Stem, SymbolicSong
 
@@ -51,6 +51,8 @@ SeqSize 2
 DefGroove WaltzEnd  Ending.
 """
 MARCH68 = "Time 2\nTimesig 6 8\nSeqSize 4\nDefGroove 68March  A 6/8 march in 2.\n"
+BLUES68 = "Time 6\nTimesig 6/8\nDefGroove Blues68\n"
+VIENNESE = "Time 3\nTimesig 4 4\nDefGroove VieneseWaltz\n"  # as stdlib has it
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +75,8 @@ def test_parse_style_keeps_each_grooves_time_and_pattern_length() -> None:
                    "SwingFill": ("fill", 4, "4/4", 2), "SwingPlus": ("main", 4, "4/4", 4),  # Groove Swing restored 4
                    "SwingIntro": ("intro", 4, "4/4", 4), "SwingEnd": ("end", 4, "4/4", 2)}
     assert [(g.beats_per_bar, g.meter) for g in parse_style(MARCH68, "68march").grooves] == [(2, "6/8")]
+    assert [(g.beats_per_bar, g.meter) for g in parse_style(BLUES68, "blues68").grooves] == [(6, "6/8")]
+    assert [(g.beats_per_bar, g.meter) for g in parse_style(VIENNESE, "vienesewaltz").grooves] == [(3, "3/4")]
 
 
 def test_read_library_skips_metronomes_and_sorts(library: Path) -> None:
@@ -205,9 +209,9 @@ def test_same_seed_same_song(songs: list[SymbolicSong]) -> None:
 def test_songs_have_stems_beats_and_meta(songs: list[SymbolicSong]) -> None:
     for song in songs:
         assert 2 <= len(song.stems) <= MAX_STEMS and len({s.name for s in song.stems}) == len(song.stems)
-        end = song.beats[-1] + 60 / song.tempo * 1.01
+        end = song.beats[-1] + 60 / song.tempo * 1.01  # the last beat's end; notes may ring on a little
         for stem in song.stems:
-            assert stem.notes and all(0 <= n.start < n.end <= end + 4 and 0 <= n.pitch < 128 and 1 <= n.velocity <= 127
+            assert stem.notes and all(0 <= n.start < end and n.start < n.end <= end + 4 and 0 <= n.pitch < 128 and 1 <= n.velocity <= 127
                                       for n in stem.notes)
             assert stem.is_drum == stem.name.startswith("drums")
         assert 50 <= song.duration <= 140

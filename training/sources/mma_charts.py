@@ -79,7 +79,7 @@ class Groove:
     name: str
     role: str  # one of ROLES
     beats_per_bar: int  # MMA `Time`
-    meter: str  # MMA `TimeSig`, e.g. "6/8" (the `Time` over 4 when the file sets none)
+    meter: str  # MMA `TimeSig`, e.g. "6/8" (`Time`/4 when the file sets none)
     seq_bars: int  # MMA `SeqSize`
 
 
@@ -158,15 +158,17 @@ def parse_style(text: str, name: str) -> Style:
             in_doc = True
         elif cmd == "time" and args and args[0].split("/")[0].isdigit():
             time = int(args[0].split("/")[0])
-        elif cmd == "timesig" and len(args) >= 2:
-            meter = f"{args[0]}/{args[1]}"
+        elif cmd == "timesig" and args:
+            meter = "/".join(" ".join(args).replace("/", " ").split()[:2])
         elif cmd == "seqsize" and args and args[0].isdigit():
             seq = int(args[0])
         elif cmd == "groove" and args and args[0].lower() in saved:
             time, meter, seq = saved[args[0].lower()]
         elif cmd == "defgroove" and args:
             saved[args[0].lower()] = (time, meter, seq)
-            grooves.append(Groove(args[0], groove_role(args[0]), time, meter or f"{time}/4", seq))
+            # a 4/4 TimeSig on another Time is a slip (vienesewaltz.mma: Time 3, Timesig 4 4)
+            sig = meter if meter and (meter != "4/4" or time == 4) else f"{time}/4"
+            grooves.append(Groove(args[0], groove_role(args[0]), time, sig, seq))
     return Style(name, tuple(grooves))
 
 
@@ -224,45 +226,55 @@ def draw_tempo(rng: random.Random, style: str) -> int:
     return rng.randint(lo, hi)
 
 
-def draw_chart(rng: random.Random, styles: list[Style]) -> Chart:
-    """A song chart: style, grooves, key, mode, tempo, form and chords, 60-120 s long."""
-    style = rng.choice(styles)
-    mains = [g for g in style.grooves if g.role == "main"]
-    main = rng.choice(mains)
+def draw_grooves(rng: random.Random, style: Style) -> dict[str, str | None]:
+    """The grooves a song uses: "main" (section A), "second" (other sections: another main
+    variation or the same), "fill", "intro", "end" (None where the style has none or the draw
+    skips it); all with the main groove's beats per bar."""
+    main = rng.choice([g for g in style.grooves if g.role == "main"])
     same_time = [g for g in style.grooves if g.beats_per_bar == main.beats_per_bar]
     by_role = {role: [g for g in same_time if g.role == role] for role in ROLES}
     others = [g for g in by_role["main"] if g.name != main.name]
-    second = rng.choice(others).name if others and rng.random() < 0.6 else main.name
-    fill = pick_related(rng, by_role["fill"], main.name) if rng.random() < 0.8 else None
-    intro = pick_related(rng, by_role["intro"], main.name) if rng.random() < 0.8 else None
-    ending = pick_related(rng, by_role["end"], main.name) if rng.random() < 0.9 else None
+    return {
+        "main": main.name,
+        "second": rng.choice(others).name if others and rng.random() < 0.6 else main.name,
+        "fill": pick_related(rng, by_role["fill"], main.name) if rng.random() < 0.8 else None,
+        "intro": pick_related(rng, by_role["intro"], main.name) if rng.random() < 0.8 else None,
+        "end": pick_related(rng, by_role["end"], main.name) if rng.random() < 0.9 else None,
+    }
+
+
+def draw_chart(rng: random.Random, styles: list[Style]) -> Chart:
+    """A song chart: style, grooves, key, mode, tempo, form and chords, about 60-110 s long
+    (an intro and an ending as long as their grooves' patterns, at most 8 and 4 bars)."""
+    style = rng.choice(styles)
+    grooves = draw_grooves(rng, style)
+    main = next(g for g in style.grooves if g.name == grooves["main"])
     seq = {g.name: g.seq_bars for g in style.grooves}
     tonic = rng.randrange(12)
     mode = rng.choices(list(MODE_WEIGHTS), list(MODE_WEIGHTS.values()))[0]
     tempo = draw_tempo(rng, style.name)
     bpb = main.beats_per_bar
-    bar_seconds = bpb * 60.0 / tempo
-    target_bars = max(8, round(rng.uniform(60.0, 120.0) / bar_seconds))
-    home = progression_bars("I" if mode in ("major", "mixolydian", "lydian") else "i", tonic, bpb)[0]
-
+    target_bars = max(8, round(rng.uniform(60.0, 110.0) * tempo / (60.0 * bpb)))
     form = rng.choice(FORMS)
     sections: dict[str, list[tuple[Chord, ...]]] = {}
     for label in sorted(set(form)):
         blues = "blues" in style.name and mode in BLUES and rng.random() < 0.6
         prog = progression_bars(BLUES[mode] if blues else rng.choice(PROGRESSIONS[mode]), tonic, bpb)
         sections[label] = prog * max(1, -(-8 // len(prog)))  # at least 8 bars
-    intro_bars = min(seq[intro], 8) if intro else 0
-    end_bars = min(seq[ending], 4) if ending else 0
+
+    intro, fill, ending = grooves["intro"], grooves["fill"], grooves["end"]
+    intro_bars, end_bars = min(seq[intro], 8) if intro else 0, min(seq[ending], 4) if ending else 0
     bars = [Bar(intro, sections["A"][b % len(sections["A"])], "intro") for b in range(intro_bars)]
     labels: list[str] = []
-    while True:
+    while True:  # the form, repeated, until the next section would pass the target by over half its length
         label = form[len(labels) % len(form)]
         chords = sections[label]
         if labels and len(bars) + end_bars + len(chords) / 2 > target_bars:
             break
-        groove = main.name if label == "A" else second
+        groove = grooves["main"] if label == "A" else grooves["second"]
         bars += [Bar(fill if fill and b == len(chords) - 1 else groove, bar, label) for b, bar in enumerate(chords)]
         labels.append(label)
+    home = progression_bars("I" if mode in ("major", "mixolydian", "lydian") else "i", tonic, bpb)[0]
     bars += [Bar(ending, home, "end")] * end_bars
     form_labels = ("intro",) * bool(intro) + tuple(labels) + ("end",) * bool(ending)
     return Chart(style.name, main.name, tonic, mode, tempo, bpb, main.meter, form_labels, tuple(bars),
