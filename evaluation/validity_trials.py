@@ -23,8 +23,10 @@ Degradations (row names are stable JSON keys):
   RMS; `silence`: digital silence; `clicks_wrong_tempo`: a click train at the song's tempo
   times WRONG_TEMPO (meta tempo, else from its beats, else FALLBACK_BPM) at the target's RMS;
   `dc_offset`: the target plus DC_OFFSET (a broken signal of the right music).
-- Reported, not required: `mix_copy` (the context itself as the stem) and `rerender_0st`
-  (the re-rendered target against the cached one: the size of the render artefact).
+- Reported, not required: `mix_copy` (the context itself as the stem), `rerender_0st` (the
+  re-rendered target against the cached one: the size of the render artefact) and, where
+  librosa transposes, `vocoder_roundtrip` (pitched stems shifted up a semitone and back: the
+  size of the phase vocoder's artefact, which the audio-only pitch rows include).
 Curves: the target advanced or delayed, zero-filled, by OFFSETS_MS, and transposed by
 -6..+6 semitones (same paths as the pitch rows).
 """
@@ -32,6 +34,7 @@ Curves: the target advanced or delayed, zero-filled, by OFFSETS_MS, and transpos
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -87,7 +90,7 @@ def row_names() -> list[str]:
     return ([f"shift_circular_{m}ms" for m in SHIFTS_MS] + [f"shift_delayed_{m}ms" for m in SHIFTS_MS]
             + [f"pitch_{s:+d}st" for s in SEMITONES] + [f"tempo_{p:+d}pct" for p in TEMPO_PCT]
             + ["other_song", "other_window", "white_noise", "pink_noise", "noise_-80dBFS", "silence",
-               "clicks_wrong_tempo", "dc_offset", "mix_copy", "rerender_0st"])  # fmt: skip
+               "clicks_wrong_tempo", "dc_offset", "mix_copy", "rerender_0st", "vocoder_roundtrip"])  # fmt: skip
 
 
 def draw_trials(rng: np.random.Generator, songs: list[Song], window: int, n: int) -> list[Trial]:
@@ -179,9 +182,16 @@ def _pitch_and_tempo(out: TrialClips, trial: Trial, renderer: WindowRenderer | N
         stems = trial.song.read(trial.start, int(np.ceil(window * (1 + max(TEMPO_PCT) / 100))) + 1)
         moving = pitched(trial.song, trial.stems)
 
+        def per_pitched(op: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:  # drums summed as they are
+            return stems[np.setdiff1d(trial.stems, moving), :window].sum(0) + sum(op(stems[i, :window]) for i in moving)
+
         def transposed(semitones: int) -> np.ndarray:
-            fixed = stems[np.setdiff1d(trial.stems, moving), :window].sum(0)
-            return fixed + sum(dg.pitch_shift(stems[i, :window], semitones) for i in moving)
+            return per_pitched(lambda x: dg.pitch_shift(x, semitones))
+
+        if has_pitch:
+            roundtrip = per_pitched(lambda x: dg.pitch_shift(dg.pitch_shift(x, 1), -1))
+            out.clips["vocoder_roundtrip"] = roundtrip.astype(np.float32)
+            out.rows["vocoder_roundtrip"] = ("vocoder_roundtrip", "true")
 
         def stretched(tempo: float) -> np.ndarray:
             return dg.time_stretch(stems[trial.stems].sum(0), tempo, window)

@@ -174,7 +174,7 @@ def test_suite_writes_json_markdown_and_figures(suite_run: tuple[dict, Path]) ->
     assert json.loads((out / "v.json").read_text()) == result
     assert list(result["results"]) == ["a", "b", validity.BASELINE] and result["baseline"]["tuned_on"] == "val"
     assert result["rerendered_trials"] == 0 and len(result["trial_list"]) == 5
-    rows = [r for r in row_names() if r != "rerender_0st"]  # no notes here: nothing is re-rendered
+    rows = [r for r in row_names() if r != "rerender_0st"]  # no notes here: librosa, never re-rendered
     assert list(result["results"]["a"]) == ["true", *rows]
     assert result["results"]["a"] == result["results"]["b"]
     for scorer in result["results"].values():
@@ -211,6 +211,7 @@ def test_rendered_songs_are_rerendered_for_pitch_and_tempo(notes_root: Path, tin
     drums_only = sum(t["target"] == ["drums"] for t in result["trial_list"])
     assert rows["pitch_+1st"]["n"] == 6 - drums_only and rows["tempo_+2pct"]["n"] == 6
     assert rows["rerender_0st"]["mean_score"] == pytest.approx(rows["true"]["mean_score"], rel=0.05)
+    assert "vocoder_roundtrip" not in rows
 
 
 def test_a_degradation_that_must_lose(tmp_path: Path) -> None:
