@@ -23,12 +23,7 @@ from training.sources.rendered import load_rendered
 from training.symbolic import Note
 
 BASELINE_W = ["--baseline-weights", "0.4,0.9"]
-
-
-@pytest.fixture(scope="module")
-def audio_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated render cache without notes (the audio-only path)."""
-    return write_rendered_cache(tmp_path_factory.mktemp("rendered"))
+# `rendered_root` (tests/evaluation/conftest.py): a render cache without notes, the audio-only path
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +74,8 @@ def test_time_stretch_and_pitch_shift_keep_the_length() -> None:
     assert len(dg.time_stretch(x, 1.04, 8000)) == 8000 and len(dg.time_stretch(x[:4000], 0.96, 8000)) == 8000
 
 
-def test_wrong_tempo_uses_the_meta_tempo(audio_root: Path) -> None:
-    song = load_rendered(audio_root, "val")[0]
+def test_wrong_tempo_uses_the_meta_tempo(rendered_root: Path) -> None:
+    song = load_rendered(rendered_root, "val")[0]
     assert wrong_tempo(song) == pytest.approx(song.meta["tempo"] * 1.13)
 
 
@@ -159,11 +154,11 @@ def test_bootstrap_interval_is_seeded_and_holds_the_estimate() -> None:
 # --- the command ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def suite_run(audio_root: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+def suite_run(rendered_root: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     """The tiny checkpoint twice (side by side) and the baseline, tuned on val, on the audio-only path."""
     out = tmp_path_factory.mktemp("validity")
     result = validity.main(["--model", str(tiny_checkpoint), "--model", str(tiny_checkpoint), "--variant", "a",
-                            "--variant", "b", "--source", f"rendered:{audio_root}", "--trials", "5",
+                            "--variant", "b", "--source", f"rendered:{rendered_root}", "--trials", "5",
                             "--bootstrap", "200", "--tune-pairs", "80", "--tune-groups", "2",
                             "--json", str(out / "v.json"), "--markdown", str(out / "v.md"), "--figures", str(out)])
     return result, out
@@ -188,15 +183,15 @@ def test_suite_writes_json_markdown_and_figures(suite_run: tuple[dict, Path]) ->
     assert (out / "validity_offset.png").stat().st_size > 0 and (out / "validity_transpose.png").stat().st_size > 0
 
 
-def test_suite_is_deterministic_and_the_same_in_one_process(suite_run: tuple[dict, Path], audio_root: Path,
+def test_suite_is_deterministic_and_the_same_in_one_process(suite_run: tuple[dict, Path], rendered_root: Path,
                                                              tiny_checkpoint: Path) -> None:
     """The run of `suite_run` (clips made in a worker process) again in this process (--workers 0)."""
     weights = suite_run[0]["baseline"]["weights"]
     common = ["--trials", "5", "--workers", "0", "--baseline-weights", f"{weights['chroma']},{weights['onset']}",
               "--model", str(tiny_checkpoint), "--variant", "b"]
-    again = run_suite(audio_root, tiny_checkpoint, "--variant", "a", *common)
+    again = run_suite(rendered_root, tiny_checkpoint, "--variant", "a", *common)
     assert again["results"] == suite_run[0]["results"] and again["curves"] == suite_run[0]["curves"]
-    other = run_suite(audio_root, tiny_checkpoint, "--variant", "a", *common, "--seed", "1")
+    other = run_suite(rendered_root, tiny_checkpoint, "--variant", "a", *common, "--seed", "1")
     assert other["trial_list"] != again["trial_list"]
 
 
@@ -259,9 +254,9 @@ def test_a_degradation_that_must_lose(tmp_path: Path) -> None:
         (["--workers", "2"], "--workers expects 0 or 1, got 2"),
     ],
 )
-def test_user_errors_are_one_line(extra: list[str], message: str, audio_root: Path, tiny_checkpoint: Path,
+def test_user_errors_are_one_line(extra: list[str], message: str, rendered_root: Path, tiny_checkpoint: Path,
                                   capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        run_suite(audio_root, tiny_checkpoint, *extra)
+        run_suite(rendered_root, tiny_checkpoint, *extra)
     err = capsys.readouterr().err
     assert exit_info.value.code == 1 and message in err and err.count("\n") == 1
