@@ -6,7 +6,9 @@
 """
 
 from .audio import AudioError, load_audio
+from .calibration import Calibration
 from .config import PhaLarConfig
+from .copy_check import StemCopyWarning
 from .functional import (
     BestOffset,
     phalar_best_offset,
@@ -28,6 +30,7 @@ from .provenance import __version__
 __all__ = [
     "AudioError",
     "BestOffset",
+    "Calibration",
     "ChecksumError",
     "PairScore",
     "PhaLar",
@@ -35,6 +38,7 @@ __all__ = [
     "PhaLarScore",
     "SILENCE_DBFS",
     "SilentInputWarning",
+    "StemCopyWarning",
     "WeightsNotFoundError",
     "load_audio",
     "load_default",

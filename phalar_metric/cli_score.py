@@ -51,6 +51,7 @@ def result_fields(details: PairScore) -> dict[str, Any]:
     """The fields a scored pair adds to its output line (see the README's table)."""
     return {
         "score": details.score,
+        "probability": details.probability,
         "windows": details.windows,
         "silent_windows": details.silent_windows,
         "warnings": [str(w) for w in details.warnings],
@@ -66,6 +67,7 @@ def _score_pair(args: argparse.Namespace) -> int:
     cache = EmbeddingCache(metric, stored=_stored(args, metric))
     details = cache.details(args.mix, args.stem)
     if args.json:
+        _note_uncalibrated(metric, args)
         print(json.dumps({"mix": args.mix, "stem": args.stem, **result_fields(details), **metric.provenance}))
     else:
         for warning in details.warnings:
@@ -95,6 +97,8 @@ def _score_rows(args: argparse.Namespace, rows: list[dict[str, Any]], folder: Pa
     metric = load_metric(args)
     cache = EmbeddingCache(metric, folder, _stored(args, metric))
     provenance = metric.provenance
+    if shard.rank == 0:
+        _note_uncalibrated(metric, args)
     records = []
     for i in progress(shard, len(rows), args, "pair"):
         row = rows[i]
@@ -123,6 +127,12 @@ def _print_summary(args: argparse.Namespace, records: list[dict[str, Any]]) -> N
     summary = summarise(records, seed=args.seed)
     text = json.dumps({"summary": summary}) if args.json else format_summary(summary)
     print(text, file=sys.stderr if args.output is None else sys.stdout)
+
+
+def _note_uncalibrated(metric: PhaLarScore, args: argparse.Namespace) -> None:
+    """Say on stderr (unless --quiet) why the lines' `probability` is null, when it is."""
+    if metric.calibration is None and not args.quiet:
+        say(f"note: {metric.calibration_note}; the lines carry \"probability\": null")
 
 
 def _stored(args: argparse.Namespace, metric: PhaLarScore) -> dict[str, Embedding] | None:

@@ -117,7 +117,8 @@ class EmbeddingCache:
         return self.details(mix, stem).score
 
     def details(self, mix: Any, stem: Any, span: Span = WHOLE) -> PairScore:
-        """The `PairScore` of the clips at paths `mix` and `stem` (as `PhaLarScore.score_details`).
+        """The `PairScore` of the clips at paths `mix` and `stem` (as `PhaLarScore.score_details`,
+        with its probability when the metric is calibrated).
 
         Clips of equal length are scored from their cached embeddings (the silent windows
         are their zero rows) and checked for a copy on their audio (not for stored
@@ -144,7 +145,8 @@ class EmbeddingCache:
         stored = span == WHOLE and (_key(mix) in self.stored or _key(stem) in self.stored)
         audio = None if stored else (self.audio(mix, "mix", span), self.audio(stem, "stem", span))
         coherence = None if audio is None else copy_coherence(*audio)
-        return pair_score(scores, silent_rows(ex.windows), silent_rows(ey.windows), coherence)
+        details = pair_score(scores, silent_rows(ex.windows), silent_rows(ey.windows), coherence)
+        return self.metric.with_probability(details)
 
 
 def _key(value: Any) -> str:

@@ -4,7 +4,10 @@ A checkpoint is a folder with
 - `model.safetensors`: the model's `state_dict()` (the CQT kernels are rebuilt at init and
   are not stored),
 - `config.json`: exactly `PhaLarConfig.to_dict()`,
-- `checksums.json`: `{"model.safetensors": "<sha256 hex>"}`, checked on every load,
+- `checksums.json`: `{"model.safetensors": "<sha256 hex>", ...}`, checked on every load,
+- optionally `calibration.json` (`calibration.py`: the map from raw score to probability,
+  fitted for these weights), listed in `checksums.json` and checked like the weights; an
+  unlisted one, or one fitted for other weights, is not used (`Checkpoint.calibration_note`),
 - optionally `README.md`: the model card.
 Hub downloads go through `hf_hub_download` into the standard Hugging Face cache, at a
 pinned `revision` when given; `HF_HUB_OFFLINE=1` is honoured (read at call time). Nothing
@@ -28,6 +31,7 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import LocalEntryNotFoundError
 from safetensors.torch import load_file
 
+from .calibration import CALIBRATION_NAME, Calibration
 from .config import PhaLarConfig
 from .model import PhaLar
 from .provenance import provenance, state_bytes
@@ -52,12 +56,15 @@ class Checkpoint:
     """A loaded model with where it came from.
 
     `model`: the `PhaLar` model in eval mode. `weights_sha256`: the verified sha256 of its
-    `model.safetensors`. `hub_repo`, `hub_revision`, `hub_commit`: the Hub repository, the
-    revision asked for and the commit it resolved to (None for a local folder).
+    `model.safetensors`. `calibration`: the verified calibration of these weights, or None,
+    and then `calibration_note` says why. `hub_repo`, `hub_revision`, `hub_commit`: the Hub
+    repository, the revision asked for and the commit it resolved to (None for a folder).
     """
 
     model: PhaLar
     weights_sha256: str
+    calibration: Calibration | None = None
+    calibration_note: str | None = None
     hub_repo: str | None = None
     hub_revision: str | None = None
     hub_commit: str | None = None
@@ -109,16 +116,23 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def save_pretrained(model: PhaLar, directory: str | Path, model_card: str | None = None) -> Path:
+def save_pretrained(
+    model: PhaLar, directory: str | Path, model_card: str | None = None, calibration: Calibration | None = None
+) -> Path:
     """Write a checkpoint folder: `model.safetensors`, `config.json`, `checksums.json` (+ `README.md`).
 
     Args:
         model: the model to save.
         directory: the folder (created if missing; existing files are overwritten).
         model_card: optional model card text, written as `README.md`.
+        calibration: optional calibration of these weights, written as `calibration.json`;
+            without it, a `calibration.json` already in the folder (of earlier weights) is removed.
 
     Returns:
         The folder's path.
+
+    Raises:
+        ValueError: `calibration` was fitted for other weights.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -126,9 +140,35 @@ def save_pretrained(model: PhaLar, directory: str | Path, model_card: str | None
     model.config.save(directory / CONFIG_NAME)
     checksums = {WEIGHTS_NAME: sha256_file(directory / WEIGHTS_NAME)}
     (directory / CHECKSUMS_NAME).write_text(json.dumps(checksums, indent=2) + "\n")
+    (directory / CALIBRATION_NAME).unlink(missing_ok=True)
+    if calibration is not None:
+        save_calibration(directory, calibration)
     if model_card is not None:
         (directory / CARD_NAME).write_text(model_card)
     return directory
+
+
+def save_calibration(directory: str | Path, calibration: Calibration) -> Path:
+    """Write `calibration.json` into a checkpoint folder and list it in its `checksums.json`.
+
+    Raises:
+        WeightsNotFoundError: `directory` has no `checksums.json` (not a checkpoint folder).
+        ValueError: `calibration` was fitted for other weights than the folder's.
+    """
+    directory = Path(directory)
+    checksums_path = directory / CHECKSUMS_NAME
+    if not checksums_path.is_file():
+        raise WeightsNotFoundError(f"Not a PhaLar checkpoint folder, missing: {checksums_path}")
+    checksums = json.loads(checksums_path.read_text())
+    if calibration.weights_sha256 != checksums.get(WEIGHTS_NAME):
+        raise ValueError(
+            f"Argument `calibration` was fitted for weights {calibration.weights_sha256}, but {directory} holds "
+            f"weights {checksums.get(WEIGHTS_NAME)}"
+        )
+    calibration.save(directory / CALIBRATION_NAME)
+    checksums[CALIBRATION_NAME] = sha256_file(directory / CALIBRATION_NAME)
+    checksums_path.write_text(json.dumps(checksums, indent=2) + "\n")
+    return directory / CALIBRATION_NAME
 
 
 def load_pretrained(
@@ -177,6 +217,8 @@ def load_checkpoint(
         missing = [str(p) for p in files.values() if not p.is_file()]
         if missing:
             raise WeightsNotFoundError(f"Not a PhaLar checkpoint folder, missing: {', '.join(missing)}")
+        if (folder / CALIBRATION_NAME).is_file():
+            files[CALIBRATION_NAME] = folder / CALIBRATION_NAME
     elif isinstance(repo_id_or_path, Path) or not _REPO_ID.fullmatch(str(repo_id_or_path)):
         raise WeightsNotFoundError(f"No such checkpoint folder: {folder} (and not a Hub repo id)")
     else:
@@ -185,9 +227,10 @@ def load_checkpoint(
         commit = snapshot.name if snapshot.parent.name == "snapshots" else None
         hub = {"hub_repo": str(repo_id_or_path), "hub_revision": revision or "main", "hub_commit": commit}
     actual = _verify(files[WEIGHTS_NAME], files[CHECKSUMS_NAME], sha256)
+    calibration, note = _calibration(files.get(CALIBRATION_NAME), files[CHECKSUMS_NAME], actual)
     model = PhaLar(PhaLarConfig.load(files[CONFIG_NAME]))
     model.load_state_dict(load_file(str(files[WEIGHTS_NAME]), device="cpu"))
-    return Checkpoint(model.to(device or "cpu").eval(), actual, **hub)
+    return Checkpoint(model.to(device or "cpu").eval(), actual, calibration, note, **hub)
 
 
 def push_to_hub(
@@ -226,10 +269,12 @@ def push_to_hub(
 def _download(
     repo_id: str, revision: str | None, cache_dir: str | Path | None, endpoint: str | None
 ) -> dict[str, Path]:
-    """Fetch the three checkpoint files from the Hub (or the cache when offline)."""
+    """Fetch the checkpoint files from the Hub (or the cache when offline): the three required
+    ones, and `calibration.json` when `checksums.json` lists it."""
     offline = _offline()
-    files = {}
-    for name in (CONFIG_NAME, CHECKSUMS_NAME, WEIGHTS_NAME):
+    files: dict[str, Path] = {}
+    names = [CONFIG_NAME, CHECKSUMS_NAME, WEIGHTS_NAME]
+    for name in names:
         try:
             path = hf_hub_download(
                 repo_id, name, revision=revision, cache_dir=cache_dir, local_files_only=offline, endpoint=endpoint
@@ -243,6 +288,8 @@ def _download(
                 "or pass a local checkpoint folder."
             ) from err
         files[name] = Path(path)
+        if name == CHECKSUMS_NAME and CALIBRATION_NAME in json.loads(files[name].read_text()):
+            names.append(CALIBRATION_NAME)
     return files
 
 
@@ -265,3 +312,23 @@ def _verify(weights: Path, checksums: Path, sha256: str | None) -> str:
                 "the file is corrupt or not the requested version; delete it and download again"
             )
     return actual
+
+
+def _calibration(path: Path | None, checksums: Path, weights_sha256: str) -> tuple[Calibration | None, str | None]:
+    """The folder's verified calibration of these weights, or None and why."""
+    listed = json.loads(Path(checksums).read_text()).get(CALIBRATION_NAME)
+    if listed is None:
+        why = "is not listed in checksums.json" if path is not None else "is not in the checkpoint"
+        return None, f"no calibration for these weights ({CALIBRATION_NAME} {why}): `probability` is not available"
+    if path is None:
+        raise WeightsNotFoundError(f"{checksums} lists {CALIBRATION_NAME}, but the checkpoint has no such file")
+    actual = sha256_file(path)
+    if listed.lower() != actual:
+        raise ChecksumError(f"{path} has sha256 {actual}, but {checksums} expects {listed}: the file is corrupt")
+    calibration = Calibration.load(path)
+    if calibration.weights_sha256 != weights_sha256:
+        return None, (
+            f"{CALIBRATION_NAME} was fitted for weights {calibration.weights_sha256}, not these ({weights_sha256}): "
+            "`probability` is not available"
+        )
+    return calibration, None

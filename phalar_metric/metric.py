@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -11,6 +12,7 @@ import torch
 from . import functional as F
 from . import hub
 from .audio import AudioInput
+from .calibration import Calibration
 from .embedding import check_batch_size
 from .model import PhaLar
 from .pair_score import PairScore
@@ -24,13 +26,26 @@ class PhaLarScore:
     `[samples]` / `[channels, samples]` arrays or tensors with `sample_rate` in Hz. Clips are
     mixed to mono, resampled to `config.sample_rate` (16 kHz) and scored over time-aligned
     windows of `config.window_seconds` (5 s); see `phalar_metric.audio` for the policy.
+    With a calibrated checkpoint, `calibrated=True` gives probabilities in [0, 1] instead of
+    raw scores (`calibration.py`).
 
-    Example::
-
-        metric = PhaLarScore()                          # the shipped weights, CPU
-        metric.score("mix.wav", "bass.wav")             # float
-        metric.score(mix, stem, sample_rate=44100)      # arrays [samples] or [channels, samples]
-        metric.score_matrix(mixes, stems)               # [len(mixes), len(stems)]
+    Example:
+        >>> import soundfile as sf
+        >>> metric = PhaLarScore()  # the shipped weights, CPU
+        >>> s = metric.score("examples/mix.flac", "examples/stem_aligned.flac")  # higher = more coherent
+        >>> type(s).__name__
+        'float'
+        >>> mix, sr = sf.read("examples/mix.flac")  # arrays: [samples] or [channels, samples]
+        >>> stems = ["examples/stem_aligned.flac", "examples/stem_unrelated.flac"]
+        >>> metric.score_matrix([mix], stems, sample_rate=sr).shape  # every clip embedded once
+        (1, 2)
+        >>> times, curve = metric.score_curve("examples/mix.flac", "examples/stem_aligned.flac")
+        >>> times  # window centres in seconds, one window every second
+        array([2.5, 3.5, 4.5, 5.5, 6.5, 7.5])
+        >>> metric.embed("examples/mix.flac").shape  # [n_windows, 512] complex64
+        (2, 512)
+        >>> sorted(metric.provenance)
+        [...'phalar_version', 'weights_sha256']
     """
 
     def __init__(
@@ -56,6 +71,14 @@ class PhaLarScore:
         if model is None:
             model = hub.default_checkpoint(device)
         self._checkpoint = model if isinstance(model, hub.Checkpoint) else None
+        self.calibration: Calibration | None = None if self._checkpoint is None else self._checkpoint.calibration
+        """The map from raw score to probability, or None (then `calibration_note` says why)."""
+        self.calibration_note: str | None = (
+            "a model passed in memory has no calibration: load a checkpoint with its calibration.json "
+            "(`PhaLarScore.from_pretrained`)"
+            if self._checkpoint is None
+            else self._checkpoint.calibration_note
+        )
         model = model.model if isinstance(model, hub.Checkpoint) else model
         self.model = model if device is None else model.to(device)
 
@@ -112,8 +135,22 @@ class PhaLarScore:
         weights may change between calls).
         """
         if self._checkpoint is not None and self._checkpoint.model is self.model:
-            return self._checkpoint.provenance
-        return provenance(weights_sha256(self.model))
+            found = self._checkpoint.provenance
+        else:
+            found = provenance(weights_sha256(self.model))
+        if self.calibration is not None:
+            fitted = self.calibration.fit.get("date")
+            found["calibration"] = {"a": self.calibration.a, "b": self.calibration.b, "date": fitted}
+        return found
+
+    def probability(self, score: float | np.ndarray) -> float | np.ndarray:
+        """The calibrated probability in [0, 1] that the stem is the mix's true partner rather
+        than another song's stem (class prior 0.5), of a raw score or an array of them.
+
+        Raises:
+            ValueError: these weights have no calibration (the message says why).
+        """
+        return self._require_calibration().probability(score)
 
     @property
     def sample_rate(self) -> int:
@@ -128,13 +165,16 @@ class PhaLarScore:
         *,
         start: float | None = None,
         end: float | None = None,
+        calibrated: bool = False,
     ) -> float:
         """Score of `stem` with `mix`: the mean over time-aligned windows (symmetric in the two).
 
         `start` / `end`: seconds into both clips, to score only that span (files are read
-        from `start`, not loaded whole).
+        from `start`, not loaded whole). `calibrated`: return `probability(score)` instead.
         """
-        return F.phalar_score(self.model, mix, stem, sample_rate, self.batch_size, start=start, end=end)
+        self._check_calibrated(calibrated)
+        value = F.phalar_score(self.model, mix, stem, sample_rate, self.batch_size, start=start, end=end)
+        return self.probability(value) if calibrated else value
 
     def score_details(
         self,
@@ -145,14 +185,30 @@ class PhaLarScore:
         start: float | None = None,
         end: float | None = None,
     ) -> PairScore:
-        """`score` with the per-window scores, the silent windows and the warnings (returned, not emitted)."""
-        return F.phalar_score_details(self.model, mix, stem, sample_rate, self.batch_size, start=start, end=end)
+        """`score` with the per-window scores, the silent windows, the warnings (returned, not
+        emitted) and, when calibrated, the probability."""
+        details = F.phalar_score_details(self.model, mix, stem, sample_rate, self.batch_size, start=start, end=end)
+        return self.with_probability(details)
+
+    def with_probability(self, details: PairScore) -> PairScore:
+        """`details` with its `probability` filled in when these weights are calibrated (else as it is)."""
+        if self.calibration is None:
+            return details
+        return dataclasses.replace(details, probability=self.calibration.probability(details.score))
 
     def score_matrix(
-        self, mixes: Sequence[AudioInput], stems: Sequence[AudioInput], sample_rate: int | None = None
+        self,
+        mixes: Sequence[AudioInput],
+        stems: Sequence[AudioInput],
+        sample_rate: int | None = None,
+        *,
+        calibrated: bool = False,
     ) -> np.ndarray:
-        """Scores `[len(mixes), len(stems)]` of every mix with every stem, each clip embedded once."""
-        return F.phalar_score_matrix(self.model, mixes, stems, sample_rate, self.batch_size)
+        """Scores `[len(mixes), len(stems)]` of every mix with every stem, each clip embedded once
+        (`calibrated`: probabilities, float64)."""
+        self._check_calibrated(calibrated)
+        matrix = F.phalar_score_matrix(self.model, mixes, stems, sample_rate, self.batch_size)
+        return self.probability(matrix) if calibrated else matrix
 
     def embed(
         self,
@@ -174,11 +230,15 @@ class PhaLarScore:
         *,
         start: float | None = None,
         end: float | None = None,
+        calibrated: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`(times, scores)`, both `[n]`: window centres in seconds and the score of each window."""
-        return F.phalar_score_curve(
+        """`(times, scores)`, both `[n]`: window centres in seconds and the score of each window
+        (`calibrated`: the probability of each window instead)."""
+        self._check_calibrated(calibrated)
+        times, scores = F.phalar_score_curve(
             self.model, mix, stem, sample_rate, hop_seconds, self.batch_size, start=start, end=end
         )
+        return times, self.probability(scores) if calibrated else scores
 
     def best_offset(
         self,
@@ -195,3 +255,14 @@ class PhaLarScore:
         return F.phalar_best_offset(
             self.model, mix, stem, sample_rate, max_shift, step, self.batch_size, start=start, end=end
         )
+
+    def _check_calibrated(self, calibrated: bool) -> None:
+        """Fail before any work when `calibrated` is asked of uncalibrated weights."""
+        if calibrated:
+            self._require_calibration()
+
+    def _require_calibration(self) -> Calibration:
+        """The calibration; `ValueError` saying why there is none."""
+        if self.calibration is None:
+            raise ValueError(f"Argument `calibrated` / `probability`: {self.calibration_note}")
+        return self.calibration

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["phalar_metric.torchmetrics"]
+MODULES = ["phalar_metric.metric", "phalar_metric.torchmetrics"]
 
 
 @pytest.mark.parametrize("name", MODULES)

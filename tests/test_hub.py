@@ -29,6 +29,7 @@ from safetensors.torch import load_file
 
 from phalar_metric import PhaLar, PhaLarScore, hub
 from phalar_metric import __version__ as phalar_version
+from phalar_metric.calibration import Calibration
 from phalar_metric.hub import ChecksumError, WeightsNotFoundError, load_pretrained
 
 REPO = "phalar/tiny"
@@ -194,7 +195,11 @@ class FakeHub(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_hub(tiny_checkpoint: Path) -> Iterator[tuple[str, type[FakeHub]]]:
     """A fake Hub on 127.0.0.1 serving the tiny checkpoint as `phalar/tiny`; yields (endpoint, handler)."""
-    files = {name: (tiny_checkpoint / name).read_bytes() for name in CHECKPOINT_FILES}
+    yield from serve({name: (tiny_checkpoint / name).read_bytes() for name in CHECKPOINT_FILES})
+
+
+def serve(files: dict[str, bytes]) -> Iterator[tuple[str, type[FakeHub]]]:
+    """Run a fake Hub serving `files` as `phalar/tiny` while the generator is open; yields (endpoint, handler)."""
     handler = type("Handler", (FakeHub,), {"files": files, "log": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
@@ -283,6 +288,21 @@ def test_hub_pinned_revision_and_sha256(
     }  # fmt: skip
     latest = hub.load_checkpoint(REPO, cache_dir=tmp_path / "main", endpoint=endpoint).provenance
     assert (latest["hub_revision"], latest["hub_commit"]) == ("main", COMMIT)  # the branch, and what it resolved to
+
+
+@pytest.mark.skipif(hf_constants.HF_HUB_OFFLINE, reason="HF_HUB_OFFLINE is set for this test session")
+def test_hub_downloads_the_calibration_that_checksums_list(tiny_model: PhaLar, tmp_path: Path) -> None:
+    folder = hub.save_pretrained(tiny_model, tmp_path / "calibrated")
+    sha = json.loads((folder / "checksums.json").read_text())["model.safetensors"]
+    hub.save_calibration(folder, Calibration(0.5, -2.0, sha))
+    server = serve({p.name: p.read_bytes() for p in folder.iterdir()})
+    endpoint, handler = next(server)
+    try:
+        checkpoint = hub.load_checkpoint(REPO, revision=COMMIT, cache_dir=tmp_path / "cache", endpoint=endpoint)
+    finally:
+        server.close()
+    assert (checkpoint.calibration.a, checkpoint.calibration.b) == (0.5, -2.0)
+    assert any(line.startswith(f"GET /{REPO}/resolve/{COMMIT}/calibration.json") for line in handler.log)
 
 
 def test_offline_and_not_cached_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
