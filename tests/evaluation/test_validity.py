@@ -154,7 +154,8 @@ def test_bootstrap_interval_is_seeded_and_holds_the_estimate() -> None:
 # --- the command ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def suite_run(rendered_root: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+def suite_run(rendered_root: Path, tiny_checkpoint: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     """The tiny checkpoint twice (side by side) and the baseline, tuned on val, on the audio-only path."""
     out = tmp_path_factory.mktemp("validity")
     result = validity.main(["--model", str(tiny_checkpoint), "--model", str(tiny_checkpoint), "--variant", "a",
