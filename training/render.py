@@ -33,12 +33,13 @@ from tqdm import tqdm
 from phalar_metric.config import SAMPLE_RATE
 
 from .sources import chorales, freedoom, procedural
+from .sources.mma_songs import generate_mma_song
 from .symbolic import SymbolicSong
 from .synth import DRUM_KITS, TRAIN_SOUNDFONTS, VALIDATION_SOUNDFONT, StemSynth
 
 MAX_SECONDS = {"freedoom": 600.0}  # per source; others stop at DEFAULT_MAX_SECONDS
 DEFAULT_MAX_SECONDS = 120.0
-SOURCES = ("procedural", "corpus", "freedoom")
+SOURCES = ("procedural", "corpus", "freedoom", "mma")
 
 
 def draw_soundfonts(rng: random.Random, n_stems: int, split: str) -> list[str]:
@@ -103,7 +104,8 @@ def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
         out.append(job)
         if k % step == step - 1 and train_c:
             out.append(train_c.pop(0))
-    return out + train_c
+    mma = [("train", "mma", f"{i:05d}", i) for i in range(args.mma if "mma" in args.sources else 0)]
+    return out + train_c + mma
 
 
 def freedoom_jobs() -> list[tuple[str, str, str, int]]:
@@ -128,6 +130,8 @@ def render_job(job: tuple[str, str, str, int], out: Path, seed: int, synth: Stem
     rng = random.Random(f"{seed}/{source}/{ident}/{song_seed}")
     if source == "procedural":
         song = procedural.generate_song(seed * 100_000_000 + song_seed, f"{source}/{ident}")
+    elif source == "mma":
+        song = generate_mma_song(seed * 100_000_000 + song_seed, f"{source}/{ident}")
     elif source == "freedoom":
         song = freedoom.load_track(ident, f"{source}/{ident}")
     else:
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--procedural", type=int, default=1500, help="procedural training songs")
     p.add_argument("--val-songs", type=int, default=100, help="procedural validation songs")
     p.add_argument("--corpus", type=int, default=400, help="music21 works beyond the Bach chorales")
+    p.add_argument("--mma", type=int, default=400, help="MMA groove-library training songs")
     p.add_argument("--workers", type=int, default=1, help="rendering processes (one synth each)")
     p.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated subset of {','.join(SOURCES)}")
     args = p.parse_args(argv)
