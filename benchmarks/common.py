@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from phalar_metric.config import PhaLarConfig
 from evaluation.report import load_model
+from phalar_metric.config import PhaLarConfig
 from phalar_metric.hub import WEIGHTS_NAME, default_weights_dir, load_default
 from phalar_metric.model import PhaLar
 

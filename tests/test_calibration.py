@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import audio, run, write_manifest  # noqa: F401 (fixtures)
-from conftest import RATE
+from helpers import RATE
 from scipy.optimize import minimize
 
 from phalar_metric import PhaLar, PhaLarScore

@@ -84,3 +84,15 @@ def test_no_import_cycles() -> None:
     for name in sorted(GRAPH):
         if name not in state:
             visit(name, [])
+
+
+def test_no_test_module_imports_conftest_by_name() -> None:
+    """`conftest` is ambiguous once tests/training/conftest.py loads: shared helpers live in tests/helpers.py."""
+    wrong = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tests").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if (isinstance(node, ast.ImportFrom) and node.module == "conftest")
+        or (isinstance(node, ast.Import) and any(alias.name == "conftest" for alias in node.names))
+    )  # fmt: skip
+    assert not wrong
