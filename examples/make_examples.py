@@ -39,7 +39,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seed", type=int, default=90_000_004)
     p.add_argument("--other-seed", type=int, default=90_000_002)
-    p.add_argument("--start", type=float, default=8.0, help="seconds into the song")
+    p.add_argument("--start", type=float, default=13.0, help="seconds into the song (the bass plays in both 5 s windows)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = p.parse_args()
     synth = StemSynth(SAMPLE_RATE)
