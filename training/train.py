@@ -74,6 +74,7 @@ class TrainConfig:
     hard_fraction: float = 0.25  # share of each batch in same-song groups
     group_size: int = 4
     eval_every: int = 150
+    ckpt_every: int = 25  # checkpoint between evaluations too: a slow CPU may do only tens of steps an hour
     eval_pairs: int = 256  # per validation split
     eval_groups: int = 24  # same-song groups of 8 per validation split
     select_on: str = "ood/acc@64"  # the validation number that picks `best/` (ood: unseen human-composed music)
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
             _append_csv(out / "log.csv", row)
         if master and (step % cfg.eval_every == 0 or step == cfg.max_steps):
             best = _validate(raw_model, validation, step, best, history, cfg)
+            _save_checkpoint(ckpt_path, raw_model, opt, step, best, history, cfg)
+        elif master and step % cfg.ckpt_every == 0:
             _save_checkpoint(ckpt_path, raw_model, opt, step, best, history, cfg)
         if ddp:
             dist.barrier()

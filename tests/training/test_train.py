@@ -61,6 +61,27 @@ def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytes
     assert a["history"][-1] == {**b["history"][-1], "time": a["history"][-1]["time"]}
 
 
+def test_checkpoints_between_evaluations_resume_exactly(rendered_root: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {"ckpt_every": 1, "eval_every": 10}
+    train.main(train_args(rendered_root, tmp_path / "straight", 2, **extra))
+    save = train._save_checkpoint
+
+    def save_then_die(path: Path, *args: object) -> None:
+        save(path, *args)
+        raise Killed
+
+    monkeypatch.setattr(train, "_save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        train.main(train_args(rendered_root, tmp_path / "resumed", 2, **extra))
+    assert torch.load(tmp_path / "resumed" / "ckpt.pt", weights_only=False)["step"] == 1
+    assert not (tmp_path / "resumed" / "val.csv").exists()  # step 1 was saved without an evaluation
+    monkeypatch.setattr(train, "_save_checkpoint", save)
+    train.main(train_args(rendered_root, tmp_path / "resumed", 2, **extra))
+    a, b = (torch.load(tmp_path / run / "ckpt.pt", weights_only=False) for run in ("straight", "resumed"))
+    assert all(torch.equal(w, b["model"][name]) for name, w in a["model"].items())
+
+
 @pytest.mark.parametrize("model", [{}, {"pooling": "gap", "head": "real"}, {"similarity": "cosine"}])
 def test_param_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -> None:
     net = PhaLar(PhaLarConfig.from_dict({**TINY_MODEL, **model}))
