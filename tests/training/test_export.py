@@ -26,7 +26,7 @@ def run(tmp_path: Path) -> Path:
     torch.manual_seed(0)
     model = PhaLar(PhaLarConfig(**TINY_MODEL))
     save_pretrained(model, folder / "best")
-    cfg = TrainConfig(data="/data/rendered", max_steps=300, batch_size=16, model=TINY_MODEL)
+    cfg = TrainConfig(data="/data/rendered", max_steps=300, batch_size=16, model=TINY_MODEL, select_on="val/acc@64")
     config = {"train": dataclasses.asdict(cfg), "model": model.config.to_dict()}
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "log.csv").write_text("step,loss,lr,grad_norm,clips_per_s\n10,3.1,1e-3,1.0,50.0\n300,2.0,1e-4,0.5,61.5\n")
