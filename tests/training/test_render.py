@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not all((SOUNDFONT_DIR / sf).exists() for sf in 
 
 
 def run(out: Path, songs: int, workers: int = 1) -> None:
-    render.main(["--out", str(out), "--procedural", str(songs), "--val-songs", "0", "--corpus", "0",
+    render.main(["--out", str(out), "--procedural", str(songs), "--val-songs", "0", "--corpus", "0", "--sources", "procedural",
                  "--workers", str(workers)])
 
 
