@@ -29,7 +29,7 @@ def test_layout_meta_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[st
     folders = sorted((tmp_path / "train" / "procedural").iterdir())
     assert [f.name for f in folders] == ["00000", "00001"]
     for folder in folders:
-        assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "stems.npy"]
+        assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "notes.json", "stems.npy"]
         stems = np.load(folder / "stems.npy")
         meta = json.loads((folder / "meta.json").read_text())
         assert stems.dtype == np.int16 and stems.shape[0] == len(meta["stems"]) >= 3
