@@ -62,3 +62,23 @@ def test_export_writes_a_loadable_checkpoint_with_its_card(run: Path, tmp_path: 
     exported, best = load_pretrained(tmp_path / "out"), load_pretrained(run / "best")
     for name, weight in best.state_dict().items():
         assert torch.equal(weight, exported.state_dict()[name])
+
+
+def test_the_card_names_the_version_and_the_recipe_stage_with_portable_paths(run: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text("[only]\nmax_steps = 300\n")
+    card = model_card(run, version="1.2.3", recipe=recipe, stage="only")
+    assert "- weights_version: 1.2.3" in card
+    assert "training.train --data=DATA --max_steps=300" in card and "/data/rendered" not in card
+    assert f"--recipe {recipe} --data DATA --runs RUNS --until only --export" in card
+    assert "```toml\n[only]\nmax_steps = 300\n```" in card
+    assert "weights_version" not in model_card(run) and "## Recipe" not in model_card(run)
+
+
+@pytest.mark.parametrize(("args", "match"), [(["--version", "v1"], "MAJOR.MINOR.PATCH"),
+                                             (["--stage", "only"], "--recipe and --stage go together")])
+def test_export_argument_mistakes(run: Path, tmp_path: Path, args: list[str], match: str,
+                                  capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["--run", str(run), "--to", str(tmp_path / "out"), *args])
+    assert match in capsys.readouterr().err and not (tmp_path / "out").exists()
