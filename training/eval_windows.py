@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sampler import Batch, PairSampler, active_stems, split_stems
+from .sampler import Batch, PairSampler, active_stems, has_pitched_stem, split_stems
 from .sources import Song
 
 
@@ -34,7 +34,7 @@ def every_window_pairs(songs: list[Song], window: int, group_size: int = 8, seed
                 targets.append(tgt)
                 groups.append(n_groups)
                 names.append(song.name)
-                pitched.append(song.is_drum is None or not all(song.is_drum[t] for t in target))
+                pitched.append(has_pitched_stem(song, target))
             n_groups += 1
     if not contexts:
         raise ValueError("No window of these songs has two active stems")

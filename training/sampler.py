@@ -55,6 +55,12 @@ def split_stems(rng: np.random.Generator, active: np.ndarray) -> np.ndarray:
     return np.sort(rng.choice(active, size=k, replace=False))
 
 
+def has_pitched_stem(song: Song, target: np.ndarray) -> bool:
+    """Whether the stems `target` of `song` include a pitched (non-drum) one; True when the
+    source does not say which stems are drums."""
+    return song.is_drum is None or not all(song.is_drum[t] for t in target)
+
+
 def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, n_points: int = 6) -> np.ndarray:
     """`x` `[samples]` through a random zero-phase EQ: gains uniform in ±max_db at `n_points`
     log-spaced frequencies from 50 Hz to Nyquist, linear in dB between them (flat outside).
@@ -204,7 +210,7 @@ class PairSampler:
             song, target, group = self._group(rng, min(group_size, size - len(pairs)))
             groups += [len(groups)] * len(group)
             names += [song.name] * len(group)
-            pitched += [song.is_drum is None or not all(song.is_drum[t] for t in target)] * len(group)
+            pitched += [has_pitched_stem(song, target)] * len(group)
             pairs += group
         ctx, tgt = map(np.stack, zip(*pairs))
         return Batch(ctx.astype(np.float32), tgt.astype(np.float32), np.array(groups), np.array(names),

@@ -57,7 +57,7 @@ class TrainConfig:
     batch_size: int = 32  # pairs per process per step
     lr: float = 1e-3  # AdamW peak of every parameter but W (the GAP ablation collapses here: use 2e-4)
     score_lr_scale: float = 0.02  # W's lr multiplier: at the full lr, W's small entries blew up (collapse)
-    score_weight_decay: float = 0.0  # W's weight decay (session 1's run: 0.01, with score_lr_scale=1)
+    score_weight_decay: float = 0.0  # W's weight decay (the `first` run: 0.01, with score_lr_scale=1)
     min_lr_ratio: float = 0.05
     warmup_steps: int = 50
     weight_decay: float = 0.01

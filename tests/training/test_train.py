@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,8 @@ class Killed(Exception):
     """Stands in for a kill right after a checkpoint."""
 
 
-def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    train.main(train_args(rendered_root, tmp_path / "straight", 4))
-
+def die_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Make `train._save_checkpoint` raise `Killed` once it has written; returns the real one."""
     save = train._save_checkpoint
 
     def save_then_die(path: Path, *args: object) -> None:
@@ -46,6 +46,13 @@ def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytes
         raise Killed
 
     monkeypatch.setattr(train, "_save_checkpoint", save_then_die)
+    return save
+
+
+def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train.main(train_args(rendered_root, tmp_path / "straight", 4))
+
+    save = die_after_first_checkpoint(monkeypatch)
     with pytest.raises(Killed):
         train.main(train_args(rendered_root, tmp_path / "resumed", 4))
     assert torch.load(tmp_path / "resumed" / "ckpt.pt", weights_only=False)["step"] == 2
@@ -65,13 +72,7 @@ def test_checkpoints_between_evaluations_resume_exactly(rendered_root: Path, tmp
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     extra = {"ckpt_every": 1, "eval_every": 10}
     train.main(train_args(rendered_root, tmp_path / "straight", 2, **extra))
-    save = train._save_checkpoint
-
-    def save_then_die(path: Path, *args: object) -> None:
-        save(path, *args)
-        raise Killed
-
-    monkeypatch.setattr(train, "_save_checkpoint", save_then_die)
+    save = die_after_first_checkpoint(monkeypatch)
     with pytest.raises(Killed):
         train.main(train_args(rendered_root, tmp_path / "resumed", 2, **extra))
     assert torch.load(tmp_path / "resumed" / "ckpt.pt", weights_only=False)["step"] == 1

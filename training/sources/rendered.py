@@ -34,7 +34,7 @@ class RenderedSong(Song):
 def load_rendered(root: str | Path, split: str, sources: tuple[str, ...] | None = None) -> list[RenderedSong]:
     """Every complete song of `split` under `root` (sorted by folder, so the order is stable),
     of every source folder (procedural, corpus, freedoom, mma) or only of `sources`."""
-    pattern = "*/*/meta.json" if sources is None else None
-    paths = (Path(root) / split).glob(pattern) if pattern else (p for s in sources for p in (Path(root) / split / s).glob("*/meta.json"))
+    base = Path(root) / split
+    paths = base.glob("*/*/meta.json") if sources is None else (p for s in sources for p in (base / s).glob("*/meta.json"))
     folders = sorted(p.parent for p in paths)
     return [RenderedSong(f) for f in folders]
