@@ -24,6 +24,7 @@ from phalar_metric.hub import default_weights_dir, load_pretrained, push_to_hub,
 from phalar_metric.model import count_parameters
 
 from .train import TrainConfig
+from .validation import selection_value
 
 REPO = Path(__file__).resolve().parents[1]
 VERSION = re.compile(r"\d+\.\d+\.\d+")  # the weights version: MAJOR.MINOR.PATCH, as the package's
@@ -74,7 +75,7 @@ def model_card(run: Path, history_note: str = "", version: str | None = None,
     log = _rows(run / "log.csv")
     train = config["train"]
     aliases = {train["data"]: "DATA", str(Path(train["out_dir"]).parent): "RUNS"} if recipe else {}
-    best = max(val, key=lambda r: float(r[train["select_on"]])) if val else None
+    best = max(val, key=lambda r: selection_value(r, train["select_on"])) if val else None
     lines = [
         "# PhaLar default model",
         "",

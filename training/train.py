@@ -43,7 +43,7 @@ from .loss import info_nce
 from .negatives import degenerate_clips, draw_stretches, draw_transpositions, stretch_spec, transpose_spec
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
-from .validation import ValidationSet
+from .validation import ValidationSet, selection_value
 
 
 # ---------------------------------------------------------------- defaults
@@ -77,7 +77,7 @@ class TrainConfig:
     ckpt_every: int = 25  # checkpoint between evaluations too: a slow CPU may do only tens of steps an hour
     eval_pairs: int = 256  # per validation split
     eval_groups: int = 24  # same-song groups of 8 per validation split
-    select_on: str = "ood/acc@64"  # the validation number that picks `best/` (ood: unseen human-composed music)
+    select_on: str = "ood/acc@64+ood/pitch+ood/noise"  # picks `best/`: the mean of these (ood: unseen human-composed music)
     rescan_every: int = 150  # re-read the song list (a render may still be growing the cache)
     log_every: int = 10
     seed: int = 0
@@ -138,8 +138,9 @@ def main(argv: list[str] | None = None) -> None:
 
     window = raw_model.config.window_samples
     validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups) if master else None
-    if master and cfg.select_on.split("/")[0] not in validation.sets:
-        raise ValueError(f"--select_on={cfg.select_on}: the cache {cfg.data} has no split {cfg.select_on.split('/')[0]!r} "
+    missing = sorted({name.split("/")[0] for name in cfg.select_on.split("+")} - set(validation.sets)) if master else []
+    if missing:
+        raise ValueError(f"--select_on={cfg.select_on}: the cache {cfg.data} has no split {missing[0]!r} "
                          f"(it has {sorted(validation.sets)}); render it (`python -m training.render --sources freedoom` "
                          "writes ood) or select on another split")
     if master and ckpt is None and cfg.init_from != "scratch":  # the start is the bar `best/` has to beat
@@ -193,8 +194,8 @@ def _validate(model: PhaLar, validation: ValidationSet, step: int, best: float, 
     history.append({"step": step, "time": time.time(), **metrics})
     tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items()))
     _append_csv(Path(cfg.out_dir) / "val.csv", {"step": step, **metrics})
-    if metrics[cfg.select_on] > best:
-        best = metrics[cfg.select_on]
+    if selection_value(metrics, cfg.select_on) > best:
+        best = selection_value(metrics, cfg.select_on)
         save_pretrained(model, Path(cfg.out_dir) / "best", model_card=json.dumps(history[-1]))
     return best
 
