@@ -10,11 +10,16 @@ from .config import PhaLarConfig
 from .nnaudio_cqt import FastCQT2010v2, make_buffers_non_persistent
 
 
+def n_frames(samples: int, hop_length: int) -> int:
+    """Frames of the front-end's output for a clip of `samples` samples (centred frames)."""
+    return samples // hop_length + 1
+
+
 class Frontend(nn.Module):
     """CQT (default) or Mel magnitude, in dB relative to the clip's peak, scaled to [0, 1].
 
     Input `[B, samples]` float at `config.sample_rate`; output `[B, n_bins, frames]` with
-    `frames = samples // hop_length + 1`. The per-clip peak reference makes the output
+    `frames = n_frames(samples, hop_length)`. The per-clip peak reference makes the output
     invariant to input gain; digital silence maps to 0 (the floor) and stays finite.
     """
 
@@ -47,7 +52,7 @@ class Frontend(nn.Module):
         # float32 even under autocast (the dB scale of quiet bins needs it); TF32 on CUDA is not excluded
         with torch.autocast(wav.device.type, enabled=False):
             # CQT2010v2's early downsampling rounds the length up: drop the frame past the end it can add
-            mag = self.magnitude(wav.float())[..., : wav.shape[-1] // self.hop_length + 1]
+            mag = self.magnitude(wav.float())[..., : n_frames(wav.shape[-1], self.hop_length)]
         peak = mag.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
         # the floor is relative to the peak (top_db below it), so quiet clips keep gain invariance
         db = 20.0 * torch.log10((mag / peak).clamp_min(10.0 ** (-self.top_db / 20.0)))

@@ -35,6 +35,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from phalar_metric.config import PhaLarConfig
+from phalar_metric.frontend import n_frames
 from phalar_metric.hub import default_weights_dir, load_pretrained, save_pretrained
 from phalar_metric.model import PhaLar, count_parameters
 
@@ -234,8 +235,7 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
     b, samples = batch.target.shape
     pitch_idx = np.flatnonzero(batch.pitched & (rng.random(b) < cfg.pitch_neg_p))
     tempo_idx = np.flatnonzero(rng.random(b) < cfg.tempo_neg_p)
-    n_frames = samples // config.hop_length + 1
-    rate, anchor = draw_stretches(rng, len(tempo_idx), n_frames)
+    rate, anchor = draw_stretches(rng, len(tempo_idx), n_frames(samples, config.hop_length))
     bins_per_semitone = config.bins_per_octave // 12 if config.frontend == "cqt" else 0
     if bins_per_semitone == 0:  # a Mel front-end has no exact semitone shift: no harmonic negatives
         pitch_idx = pitch_idx[:0]
