@@ -69,7 +69,7 @@ class TrainConfig:
     lowpass_p: float = 0.2
     saturate_p: float = 0.15
     humanise_p: float = 0.3
-    pitch_neg_p: float = 0.5  # share of pitched targets that also appear transposed by 1-11 semitones (0 before 0.2.0)
+    pitch_neg_p: float = 1.0  # share of pitched targets that also appear transposed by 1-11 semitones (0 before 0.2.0)
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
