@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from phalar_metric.config import PhaLarConfig
+
 DEGENERATE_KINDS = ("silence", "quiet_noise", "white", "pink", "clicks")
 
 
@@ -45,6 +47,14 @@ def stretch_spec(spec: torch.Tensor, rate: torch.Tensor, anchor: torch.Tensor) -
         return torch.gather(spec, 2, idx.clamp(0, n_frames - 1)[:, None, :].expand_as(spec)) * inside
 
     return read(lo) * (1 - frac) + read(lo + 1) * frac
+
+
+def semitone_bins(config: PhaLarConfig) -> int:
+    """Front-end bins per semitone: 0 where a shift by whole bins is no exact semitone (a Mel
+    front-end, or a CQT whose `bins_per_octave` is not a multiple of 12)."""
+    if config.frontend != "cqt" or config.bins_per_octave % 12:
+        return 0
+    return config.bins_per_octave // 12
 
 
 def draw_transpositions(rng: np.random.Generator, n: int, bins_per_semitone: int = 1) -> np.ndarray:

@@ -41,7 +41,8 @@ from phalar_metric.model import PhaLar, count_parameters
 
 from .config_args import parse_overrides
 from .loss import info_nce
-from .negatives import degenerate_clips, draw_stretches, draw_transpositions, stretch_spec, transpose_spec
+from .negatives import (degenerate_clips, draw_stretches, draw_transpositions, semitone_bins, stretch_spec,
+                        transpose_spec)
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
 from .validation import ValidationSet, selection_value
@@ -126,7 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     step, best, history = 0, -1.0, []
     if ckpt is not None:
         _load_optimizer(opt, ckpt["optimizer"], ckpt_path)
-        step, best, history = ckpt["step"], ckpt["best"], ckpt["history"]
+        step, history = ckpt["step"], ckpt["history"]
+        # from the history, not the stored number, so that a resume with another select_on compares like with like
+        best = max((selection_value(h, cfg.select_on) for h in history
+                    if all(name in h for name in cfg.select_on.split("+"))), default=-1.0)
     raw_model = model
     model = ContrastiveStep(raw_model)  # what DDP wraps: the forward with the extra negatives
     if ddp:
@@ -139,11 +143,12 @@ def main(argv: list[str] | None = None) -> None:
 
     window = raw_model.config.window_samples
     validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups) if master else None
-    missing = sorted({name.split("/")[0] for name in cfg.select_on.split("+")} - set(validation.sets)) if master else []
+    names = validation.metric_names(raw_model.config) if master else set()
+    missing = [name for name in cfg.select_on.split("+") if name not in names] if master else []
     if missing:
-        raise ValueError(f"--select_on={cfg.select_on}: the cache {cfg.data} has no split {missing[0]!r} "
-                         f"(it has {sorted(validation.sets)}); render it (`python -m training.render --sources freedoom` "
-                         "writes ood) or select on another split")
+        raise ValueError(f"--select_on={cfg.select_on}: no validation metric {missing[0]!r} for this cache {cfg.data} "
+                         f"(splits {sorted(validation.sets)}) and model (metrics {sorted(names)}); render the split "
+                         "(`python -m training.render --sources freedoom` writes ood) or select on others")
     if master and ckpt is None and cfg.init_from != "scratch":  # the start is the bar `best/` has to beat
         best = _validate(raw_model, validation, step, best, history, cfg)
     sampler, t_last, clips = None, time.time(), 0
@@ -236,8 +241,8 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
     pitch_idx = np.flatnonzero(batch.pitched & (rng.random(b) < cfg.pitch_neg_p))
     tempo_idx = np.flatnonzero(rng.random(b) < cfg.tempo_neg_p)
     rate, anchor = draw_stretches(rng, len(tempo_idx), n_frames(samples, config.hop_length))
-    bins_per_semitone = config.bins_per_octave // 12 if config.frontend == "cqt" else 0
-    if bins_per_semitone == 0:  # a Mel front-end has no exact semitone shift: no harmonic negatives
+    bins_per_semitone = semitone_bins(config)
+    if bins_per_semitone == 0:  # no exact semitone shift (a Mel front-end): no harmonic negatives
         pitch_idx = pitch_idx[:0]
     return {"pitch_idx": pitch_idx, "pitch_bins": draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1)),
             "tempo_idx": tempo_idx, "tempo_rate": rate.astype(np.float32), "tempo_anchor": anchor,
@@ -295,7 +300,14 @@ def _load_optimizer(opt: torch.optim.Optimizer, state: dict, path: Path) -> None
 
 
 def _append_csv(path: Path, row: dict) -> None:
+    """Append `row` to the CSV `path` (with a header when new); an existing file must have `row`'s columns."""
     new = not path.exists()
+    if not new:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != list(row):
+            raise ValueError(f"{path} has the columns {header}, this row has {list(row)}: move the file aside "
+                             "(a resume across a change of the logged metrics) and rerun")
     with path.open("a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(row))
         if new:

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from phalar_metric.functional import embed_windows
+from phalar_metric.config import PhaLarConfig
+from phalar_metric.embedding import embed_windows, window_scores
 from phalar_metric.model import PhaLar
 
 from .eval_windows import every_window_pairs
-from .negatives import draw_transpositions, transpose_spec
+from .negatives import draw_transpositions, semitone_bins, transpose_spec
 from .retrieval_metrics import accuracy_at_k, hard_accuracy
 from .sampler import Batch, PairSampler
 from .sources import Song, load_songs
@@ -24,7 +25,6 @@ SPLITS = ("val", "val_timbre")  # unseen songs and works; the same songs with Ti
 OOD_SPLIT = "ood"  # unseen human-composed music with TimGM6mb: few songs, so every window
 KS = (2, 8, 16, 64)
 HARD_GROUP = 8  # hard@8: the true target among 8 windows of the same song
-VALIDITY_ITEMS = 256  # pairs per split for `pitch` and `noise` (the first ones; fixed)
 
 
 def eval_pairs(songs: list[Song], window: int, n_pairs: int, n_groups: int, seed: int = 1234) -> tuple[Batch, Batch]:
@@ -49,33 +49,34 @@ def _embed_and_score(model: PhaLar, batch: Batch) -> tuple[torch.Tensor, torch.T
 
 
 @torch.inference_mode()
-def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, scores: torch.Tensor,
+def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.Tensor,
                     seed: int = 4321) -> dict[str, float]:
-    """{"pitch": ..., "noise": ...} (module docstring) over the first VALIDITY_ITEMS pairs of
-    `batch`, given its context embeddings `ex` and scores `[B, B]`; "pitch" only for a CQT
-    front-end and pitched pairs. Deterministic in `seed`."""
-    rng = np.random.default_rng(seed)
-    n = min(len(batch.target), VALIDITY_ITEMS)
-    true = scores.diagonal()[:n]
-    target = batch.target[:n]
-    rms = np.sqrt(np.mean(np.square(target), axis=1, keepdims=True))
-    noise = (rng.standard_normal(target.shape) * rms).astype(np.float32)
-    out = {"noise": _wins(model, ex[:n], true, embed_windows(model, noise, batch_size=64))}
-    idx = np.flatnonzero(batch.pitched[:n])
-    bins_per_semitone = model.config.bins_per_octave // 12 if model.config.frontend == "cqt" else 0
-    if bins_per_semitone and idx.size:
-        bins = torch.as_tensor(draw_transpositions(rng, idx.size, bins_per_semitone), device=ex.device)
-        pitched = torch.as_tensor(target[idx], device=ex.device)
-        emb = torch.cat([model.embed_spectrogram(transpose_spec(model.frontend(pitched[j : j + 64]), bins[j : j + 64]))
-                         for j in range(0, idx.size, 64)])
-        out["pitch"] = _wins(model, ex[idx], true[idx], emb)
-    return out
+    """{"noise": ..., "pitch": ...} (module docstring) over every pair of `batch`, given its
+    context embeddings `ex` `[B, out_dim]` and true-pair scores `true` `[B]`; "pitch" only
+    where `semitone_bins` is not 0 and some pair is pitched. Runs in eval mode (restored
+    after); deterministic in `seed`. The noise has unit RMS: the front-end is gain-invariant."""
+    was_training = model.training
+    model.eval()
+    try:
+        rng = np.random.default_rng(seed)
+        noise = rng.standard_normal(batch.target.shape).astype(np.float32)
+        out = {"noise": _share_above(true, window_scores(model, ex, embed_windows(model, noise, batch_size=64)))}
+        idx = np.flatnonzero(batch.pitched)
+        bins_per_semitone = semitone_bins(model.config)
+        if bins_per_semitone and idx.size:
+            bins = torch.as_tensor(draw_transpositions(rng, idx.size, bins_per_semitone), device=ex.device)
+            pitched = torch.as_tensor(batch.target[idx], device=ex.device)
+            emb = torch.cat([model.embed_spectrogram(transpose_spec(model.frontend(pitched[j : j + 64]), bins[j : j + 64]))
+                             for j in range(0, idx.size, 64)])
+            out["pitch"] = _share_above(true[idx], window_scores(model, ex[idx], emb))
+        return out
+    finally:
+        model.train(was_training)
 
 
-def _wins(model: PhaLar, ex: torch.Tensor, true: torch.Tensor, ey_negative: torch.Tensor) -> float:
-    """Share of rows whose true score beats the score of context i vs negative i."""
-    negative = torch.stack([model.score(ex[i : i + 1], ey_negative[i : i + 1])[0, 0] for i in range(len(ex))])
-    return float((true > negative).float().mean())
+def _share_above(true: torch.Tensor, negative: torch.Tensor) -> float:
+    """Exact share of rows whose true score is strictly above the negative's `[K]`."""
+    return float((true > negative).double().mean())
 
 
 def selection_value(metrics: dict, select_on: str) -> float:
@@ -101,9 +102,16 @@ class ValidationSet:
             sets[OOD_SPLIT] = (pairs, pairs)
         return cls(sets)
 
+    def metric_names(self, config: PhaLarConfig) -> set[str]:
+        """The keys `evaluate` returns for a model of `config`."""
+        checks = ("noise", "pitch") if semitone_bins(config) else ("noise",)
+        return {f"{split}/{name}" for split, (pairs, _) in self.sets.items()
+                for name in (*(f"acc@{k}" for k in KS), f"hard@{HARD_GROUP}", *checks)
+                if name != "pitch" or pairs.pitched.any()}
+
     def evaluate(self, model: PhaLar) -> dict[str, float]:
-        """{"val/acc@K": ..., "val/hard@8": ..., "val/pitch": ..., "val/noise": ...,
-        "val_timbre/...": ...}."""
+        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ...,
+        "val_timbre/...": ...}: the keys of `metric_names` (no "pitch" without `semitone_bins`)."""
         model.eval()
         out = {}
         for split, (pairs, groups) in self.sets.items():
@@ -113,5 +121,5 @@ class ValidationSet:
                 out[f"{split}/acc@{k}"] = acc
             group_scores = pair_scores if groups is pairs else score_pairs(model, groups)
             out[f"{split}/hard@{HARD_GROUP}"] = hard_accuracy(group_scores, groups.group)
-            out.update({f"{split}/{k}": v for k, v in validity_checks(model, pairs, ex, scores).items()})
+            out.update({f"{split}/{k}": v for k, v in validity_checks(model, pairs, ex, scores.diagonal()).items()})
         return out

@@ -204,3 +204,14 @@ def test_torchrun_two_processes_smoke(rendered_root: Path, tmp_path: Path) -> No
     ckpt = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)
     assert ckpt["step"] == 2
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
+
+
+def test_a_log_row_with_other_columns_is_an_error(tmp_path: Path) -> None:
+    """val.csv rows are read back by column name (export picks `best` from them): a row whose
+    columns differ from the file's header must not be appended under it."""
+    path = tmp_path / "val.csv"
+    train._append_csv(path, {"step": 0, "val/acc@64": 0.5})
+    train._append_csv(path, {"step": 1, "val/acc@64": 0.6})
+    with pytest.raises(ValueError, match="has the columns"):
+        train._append_csv(path, {"step": 2, "val/acc@64": 0.7, "val/pitch": 0.5})
+    assert path.read_text().splitlines() == ["step,val/acc@64", "0,0.5", "1,0.6"]

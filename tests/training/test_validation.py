@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from phalar_metric.config import PhaLarConfig
 from phalar_metric.model import PhaLar
 from tiny_data import TINY_MODEL
 from training.sources import load_songs
+from training.negatives import draw_transpositions, semitone_bins, transpose_spec
+from training.sampler import Batch
 from training.validation import (HARD_GROUP, KS, OOD_SPLIT, SPLITS, ValidationSet, eval_pairs, selection_value,
                                  validity_checks)
 
@@ -36,21 +39,69 @@ def test_evaluate_reports_every_split_and_k(rendered_root: Path) -> None:
 
 
 def test_selection_value_is_the_mean_of_the_named_metrics() -> None:
-    row = {"ood/acc@64": "0.6", "ood/pitch": 0.4, "ood/noise": 0.8, "val/acc@64": 0.9}
+    row = {"ood/acc@64": "0.6", "ood/pitch": 0.3, "ood/noise": 0.9, "val/acc@64": 0.9}
     assert selection_value(row, "ood/acc@64") == pytest.approx(0.6)
-    assert selection_value(row, "ood/acc@64+ood/pitch+ood/noise") == pytest.approx(0.6)
+    assert selection_value(row, "ood/pitch+ood/noise") == pytest.approx(0.6)
+    assert selection_value(row, "ood/acc@64+ood/pitch") == pytest.approx(0.45)
     with pytest.raises(KeyError):
         selection_value(row, "ood/acc@64+ood/hard@8")
 
 
-def test_validity_checks_need_a_cqt_for_pitch(rendered_root: Path) -> None:
-    """A Mel front-end has no semitone shift: only `noise`; a CQT model gets both, in [0, 1]."""
+@pytest.fixture(scope="module")
+def val_pairs(rendered_root: Path) -> Batch:
+    """Twelve `val` pairs, every third marked unpitched (the fixture's stems are all tones), so
+    that `pitch` has to pick its pairs."""
     pairs, _ = eval_pairs(load_songs(["rendered"], str(rendered_root), "val"), 16000, 12, 1)
-    assert pairs.pitched.any()
-    for frontend, keys in (("cqt", {"noise", "pitch"}), ("mel", {"noise"})):
+    pitched = pairs.pitched.copy()
+    pitched[::3] = False
+    return dataclasses.replace(pairs, pitched=pitched)
+
+
+def _checks(model: PhaLar, pairs: Batch, seed: int = 4321) -> dict[str, float]:
+    with torch.inference_mode():
+        model_mode = model.training
+        model.eval()
+        ex, ey = (model.embed(torch.from_numpy(w)) for w in (pairs.context, pairs.target))
+        model.train(model_mode)
+        return validity_checks(model, pairs, ex, model.score(ex, ey).diagonal(), seed=seed)
+
+
+def test_validity_checks_match_a_direct_computation(val_pairs: Batch) -> None:
+    """`noise` and `pitch` are the shares of pairs whose true score beats unit white noise and
+    the CQT-transposed target, recomputed here clip by clip; equal in train and eval mode."""
+    torch.manual_seed(0)
+    model = PhaLar(PhaLarConfig(**TINY_MODEL)).eval()
+    checks = _checks(model, val_pairs)
+    rng = np.random.default_rng(4321)
+    noise = rng.standard_normal(val_pairs.target.shape).astype(np.float32)
+    idx = np.flatnonzero(val_pairs.pitched)
+    bins = torch.as_tensor(draw_transpositions(rng, idx.size, semitone_bins(model.config)))
+    with torch.inference_mode():
+        ex = model.embed(torch.from_numpy(val_pairs.context))
+        true = [model.score(ex[i : i + 1], model.embed(torch.from_numpy(val_pairs.target[i : i + 1])))[0, 0]
+                for i in range(len(ex))]
+        noise_wins = [true[i] > model.score(ex[i : i + 1], model.embed(torch.from_numpy(noise[i : i + 1])))[0, 0]
+                      for i in range(len(ex))]
+        shifted = model.embed_spectrogram(transpose_spec(model.frontend(torch.from_numpy(val_pairs.target[idx])), bins))
+        pitch_wins = [true[i] > model.score(ex[i : i + 1], shifted[j : j + 1])[0, 0] for j, i in enumerate(idx)]
+    assert checks["noise"] == pytest.approx(float(np.mean(noise_wins)))
+    assert checks["pitch"] == pytest.approx(float(np.mean(pitch_wins)))
+    assert _checks(model.train(), val_pairs) == checks and model.training  # eval inside, mode restored
+
+
+def test_pitch_needs_pitched_pairs_and_a_semitone_cqt(val_pairs: Batch) -> None:
+    unpitched = dataclasses.replace(val_pairs, pitched=np.zeros_like(val_pairs.pitched))
+    for overrides, pairs, keys in (({}, unpitched, {"noise"}), ({"frontend": "mel"}, val_pairs, {"noise"}),
+                                   ({"bins_per_octave": 18, "n_bins": 54}, val_pairs, {"noise"}),
+                                   ({"bins_per_octave": 24, "n_bins": 72}, val_pairs, {"noise", "pitch"})):
         torch.manual_seed(0)
-        model = PhaLar(PhaLarConfig(**{**TINY_MODEL, "frontend": frontend})).eval()
-        with torch.inference_mode():
-            ex, ey = (model.embed(torch.from_numpy(w)) for w in (pairs.context, pairs.target))
-            checks = validity_checks(model, pairs, ex, model.score(ex, ey))
-        assert set(checks) == keys and all(0.0 <= v <= 1.0 for v in checks.values())
+        model = PhaLar(PhaLarConfig(**{**TINY_MODEL, **overrides})).eval()
+        assert set(_checks(model, pairs)) == keys, overrides
+
+
+def test_metric_names_are_the_keys_of_evaluate(rendered_root: Path) -> None:
+    validation = ValidationSet.build(str(rendered_root), 16000, n_pairs=100, n_groups=1)
+    for overrides in ({}, {"frontend": "mel"}):
+        torch.manual_seed(0)
+        model = PhaLar(PhaLarConfig(**{**TINY_MODEL, **overrides}))
+        assert set(validation.evaluate(model)) == validation.metric_names(model.config)
