@@ -15,6 +15,15 @@ def n_frames(samples: int, hop_length: int) -> int:
     return samples // hop_length + 1
 
 
+def unit_db(mag: torch.Tensor, top_db: float) -> torch.Tensor:
+    """Linear magnitude `[B, F, T]` -> dB relative to each clip's peak, `top_db` below it mapped
+    to 0 and the peak to 1. The floor is relative to the peak, so quiet clips keep gain
+    invariance; digital silence maps to 0."""
+    peak = mag.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
+    db = 20.0 * torch.log10((mag / peak).clamp_min(10.0 ** (-top_db / 20.0)))
+    return (db / top_db + 1.0).clamp_min(0.0)
+
+
 class Frontend(nn.Module):
     """CQT (default) or Mel magnitude, in dB relative to the clip's peak, scaled to [0, 1].
 
@@ -53,10 +62,7 @@ class Frontend(nn.Module):
         with torch.autocast(wav.device.type, enabled=False):
             # CQT2010v2's early downsampling rounds the length up: drop the frame past the end it can add
             mag = self.magnitude(wav.float())[..., : n_frames(wav.shape[-1], self.hop_length)]
-        peak = mag.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
-        # the floor is relative to the peak (top_db below it), so quiet clips keep gain invariance
-        db = 20.0 * torch.log10((mag / peak).clamp_min(10.0 ** (-self.top_db / 20.0)))
-        return (db / self.top_db + 1.0).clamp_min(0.0)
+        return unit_db(mag, self.top_db)
 
     def magnitude(self, wav: torch.Tensor) -> torch.Tensor:
         """`wav` `[B, samples]` -> linear magnitude `[B, F, frames]`, frames untrimmed (the CQT

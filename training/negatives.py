@@ -1,10 +1,14 @@
 """Negatives that teach what the score must mean, beyond the other pairs of a batch.
 
 - Harmonic: the true target transposed by 1-11 semitones with its timing kept, made by
-  shifting its log-magnitude CQT along frequency (`transpose_spec`, 12 bins a semitone at
-  12 bins per octave; bins shifted in from outside the range get the floor, 0). The
-  validity suite transposes differently (re-rendered MIDI or a real pitch shifter), so it
-  measures rather than echoes this operation.
+  reading the front-end's bins shifted along frequency out of a CQT that reaches
+  MAX_SEMITONES further down and up (`TransposedCQT`): the bins shifted in hold the clip's
+  real content beyond the front-end's range. (Weights 0.2.0 were trained with the CQT itself
+  shifted and the vacated bins at the floor: an empty edge band that a network could detect
+  without hearing harmony; 0.2.0 scores both kinds of transposed target alike: `ood` pitch
+  check 0.715 with the old operation, 0.691 with this one, docs/training.md.) The validity
+  suite transposes differently (re-rendered MIDI or a real pitch shifter), so it measures
+  rather than echoes this operation.
 - Tempo: the true target time-stretched by a few percent about a random anchor frame
   (`stretch_spec`: linear interpolation along frames, pitch kept).
 - Degenerate (`degenerate_clips`): digital silence, near-silence, white and pink noise at
@@ -16,20 +20,71 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from phalar_metric.config import PhaLarConfig
+from phalar_metric.frontend import n_frames, unit_db
+from phalar_metric.nnaudio_cqt import FastCQT2010v2
 
 DEGENERATE_KINDS = ("silence", "quiet_noise", "white", "pink", "clicks")
 
 
-def transpose_spec(spec: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    """Shift each `[F, T]` spectrogram of `spec` `[B, F, T]` up by `bins[b]` frequency bins
-    (down when negative); vacated bins are 0 (the front-end's floor)."""
-    n_bins = spec.shape[1]
-    src = torch.arange(n_bins, device=spec.device)[None, :] - bins[:, None]  # [B, F] source bin of each bin
-    valid = (src >= 0) & (src < n_bins)
-    out = torch.gather(spec, 1, src.clamp(0, n_bins - 1)[:, :, None].expand_as(spec))
-    return out * valid[:, :, None].to(spec.dtype)
+MAX_SEMITONES = 11  # harmonic negatives transpose by 1..MAX_SEMITONES semitones, up or down
+
+
+def semitone_bins(config: PhaLarConfig) -> int:
+    """Front-end bins per semitone: 0 where a shift by whole bins is no exact semitone (a Mel
+    front-end, or a CQT whose `bins_per_octave` is not a multiple of 12)."""
+    if config.frontend != "cqt" or config.bins_per_octave % 12:
+        return 0
+    return config.bins_per_octave // 12
+
+
+class TransposedCQT(nn.Module):
+    """Waveforms -> the front-end's spectrogram of each clip transposed by whole bins.
+
+    A CQT with the front-end's hop and resolution but `margin` bins more at each end (its
+    lowest bin `margin` bins below `config.fmin`) is cropped to the front-end's `n_bins`,
+    shifted by each clip's bins, then scaled as the front-end scales (`unit_db`). With a shift
+    of 0 the result matches the front-end's output (tests/training/test_negatives.py).
+    Needs a CQT front-end whose bins per octave are a multiple of 12 (`semitone_bins`), and
+    its widened top bin below the Nyquist frequency.
+    """
+
+    def __init__(self, config: PhaLarConfig, max_semitones: int = MAX_SEMITONES) -> None:
+        super().__init__()
+        per_semitone = semitone_bins(config)
+        if per_semitone == 0:
+            raise ValueError("TransposedCQT needs a CQT front-end with a multiple of 12 bins per octave, got "
+                             f"frontend={config.frontend!r}, bins_per_octave={config.bins_per_octave}")
+        self.margin, self.n_bins = max_semitones * per_semitone, config.n_bins
+        self.hop_length, self.top_db = config.hop_length, config.top_db
+        fmin = config.fmin * 2.0 ** (-self.margin / config.bins_per_octave)
+        top = fmin * 2.0 ** ((self.n_bins + 2 * self.margin - 1) / config.bins_per_octave)
+        if top >= config.sample_rate / 2:
+            raise ValueError(f"TransposedCQT: the widened top bin {top:.0f} Hz is not below the Nyquist frequency "
+                             f"{config.sample_rate / 2} Hz; use fewer `n_bins` or a smaller `max_semitones`")
+        self.cqt = FastCQT2010v2(config.sample_rate, config.hop_length, fmin, self.n_bins + 2 * self.margin,
+                                 config.bins_per_octave)
+
+    def forward(self, wav: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+        """`wav` `[B, samples]`, `bins` `[B]` (up when positive) -> `[B, n_bins, frames]` in [0, 1],
+        as `Frontend.forward` gives for the clip transposed by `bins[b]` bins."""
+        return self.crop(self.magnitude(wav), bins)
+
+    def magnitude(self, wav: torch.Tensor) -> torch.Tensor:
+        """`wav` `[B, samples]` -> the widened CQT's linear magnitude `[B, n_bins + 2 margin, frames]`."""
+        with torch.autocast(wav.device.type, enabled=False):
+            return self.cqt.fast_magnitude(wav.float())[..., : n_frames(wav.shape[-1], self.hop_length)]
+
+    def crop(self, mag: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+        """`magnitude`'s `[B, n_bins + 2 margin, frames]`, `bins` `[B]` (|bins| <= margin) -> the
+        spectrograms `[B, n_bins, frames]` in [0, 1] shifted up by `bins[b]` bins."""
+        if bins.numel() and int(bins.abs().max()) > self.margin:
+            raise ValueError(f"TransposedCQT shifts by at most {self.margin} bins, got {int(bins.abs().max())}")
+        src = torch.arange(self.n_bins, device=mag.device)[None, :] - bins[:, None] + self.margin  # [B, F]
+        with torch.autocast(mag.device.type, enabled=False):
+            return unit_db(torch.gather(mag.float(), 1, src[:, :, None].expand(-1, -1, mag.shape[-1])), self.top_db)
 
 
 def stretch_spec(spec: torch.Tensor, rate: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
@@ -49,17 +104,9 @@ def stretch_spec(spec: torch.Tensor, rate: torch.Tensor, anchor: torch.Tensor) -
     return read(lo) * (1 - frac) + read(lo + 1) * frac
 
 
-def semitone_bins(config: PhaLarConfig) -> int:
-    """Front-end bins per semitone: 0 where a shift by whole bins is no exact semitone (a Mel
-    front-end, or a CQT whose `bins_per_octave` is not a multiple of 12)."""
-    if config.frontend != "cqt" or config.bins_per_octave % 12:
-        return 0
-    return config.bins_per_octave // 12
-
-
 def draw_transpositions(rng: np.random.Generator, n: int, bins_per_semitone: int = 1) -> np.ndarray:
-    """`[n]` bin shifts: ±1..11 semitones, uniform."""
-    semitones = rng.integers(1, 12, size=n) * rng.choice([-1, 1], size=n)
+    """`[n]` bin shifts: ±1..MAX_SEMITONES semitones, uniform."""
+    semitones = rng.integers(1, MAX_SEMITONES + 1, size=n) * rng.choice([-1, 1], size=n)
     return semitones * bins_per_semitone
 
 

@@ -41,8 +41,8 @@ from phalar_metric.model import PhaLar, count_parameters
 
 from .config_args import parse_overrides
 from .loss import info_nce
-from .negatives import (degenerate_clips, draw_stretches, draw_transpositions, semitone_bins, stretch_spec,
-                        transpose_spec)
+from .negatives import (TransposedCQT, degenerate_clips, draw_stretches, draw_transpositions, semitone_bins,
+                        stretch_spec)
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
 from .validation import ValidationSet, selection_value
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         best = max((selection_value(h, cfg.select_on) for h in history
                     if all(name in h for name in cfg.select_on.split("+"))), default=-1.0)
     raw_model = model
-    model = ContrastiveStep(raw_model)  # what DDP wraps: the forward with the extra negatives
+    model = ContrastiveStep(raw_model, harmonic=cfg.pitch_neg_p > 0)  # what DDP wraps: the forward with the extra negatives
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model)
     if master:
@@ -213,22 +213,34 @@ class ContrastiveStep(torch.nn.Module):
     dict of `pitch_idx` `[P]` (targets to transpose) with `pitch_bins` `[P]`, `tempo_idx`
     `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, and `degenerate` `[M, samples]` clips.
     Returns the `[B, B]` scores and the `[B, P + Q + M]` scores of the contexts against the
-    negatives. Every clip goes through the front-end once and the backbone in one batch.
+    negatives. Every clip goes through a front-end once and the backbone in one batch. With
+    `harmonic` (harmonic negatives on, and a config that allows them: `semitone_bins`), the
+    targets' spectrograms, their own and transposed, come from one `TransposedCQT`, so that a
+    transposed target differs from the true one only by its transposition (not by how its
+    spectrogram was made).
     """
 
-    def __init__(self, model: PhaLar) -> None:
+    def __init__(self, model: PhaLar, harmonic: bool = True) -> None:
         super().__init__()
         self.model = model
+        self.transposer = TransposedCQT(model.config) if harmonic and semitone_bins(model.config) else None
 
     def forward(self, context: torch.Tensor, target: torch.Tensor,
                 negatives: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         b = context.shape[0]
-        spec = self.model.frontend(torch.cat([context, target, negatives["degenerate"]]))  # [2B + M, F, T]
-        targets = spec[b : 2 * b]
-        specs = [spec[: 2 * b],
-                 transpose_spec(targets[negatives["pitch_idx"]], negatives["pitch_bins"]),
+        if self.transposer is None:
+            spec = self.model.frontend(torch.cat([context, target, negatives["degenerate"]]))  # [2B + M, F, T]
+            contexts, targets, degenerate = spec[:b], spec[b : 2 * b], spec[2 * b :]
+            transposed = targets[:0]
+        else:
+            spec = self.model.frontend(torch.cat([context, negatives["degenerate"]]))  # [B + M, F, T]
+            contexts, degenerate = spec[:b], spec[b:]
+            mag = self.transposer.magnitude(target)
+            targets = self.transposer.crop(mag, torch.zeros(b, dtype=torch.long, device=mag.device))
+            transposed = self.transposer.crop(mag[negatives["pitch_idx"]], negatives["pitch_bins"])
+        specs = [contexts, targets, transposed,
                  stretch_spec(targets[negatives["tempo_idx"]], negatives["tempo_rate"], negatives["tempo_anchor"]),
-                 spec[2 * b :]]
+                 degenerate]
         emb = self.model.embed_spectrogram(torch.cat(specs))
         return self.model.score(emb[:b], emb[b : 2 * b]), self.model.score(emb[:b], emb[2 * b :])
 

@@ -1,8 +1,8 @@
 """Fixed validation sets (unseen songs, unseen timbres) and their metrics: acc@K, hard@8, and
 two validity checks of the pairs themselves: `pitch`, the share of pitched pairs whose context
-scores its true target above that target transposed by 1-11 semitones (its CQT shifted, as
-the harmonic negatives of training are made), and `noise`, the share of pairs scoring the
-true target above white noise of the target's RMS."""
+scores its true target above that target transposed by 1-11 semitones (both spectrograms from
+`TransposedCQT`, as the harmonic negatives of training are made), and `noise`, the share of
+pairs scoring the true target above white noise of the target's RMS."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from phalar_metric.embedding import embed_windows, window_scores
 from phalar_metric.model import PhaLar
 
 from .eval_windows import every_window_pairs
-from .negatives import draw_transpositions, semitone_bins, transpose_spec
+from .negatives import TransposedCQT, draw_transpositions, semitone_bins
 from .retrieval_metrics import accuracy_at_k, hard_accuracy
 from .sampler import Batch, PairSampler
 from .sources import Song, load_songs
@@ -66,9 +66,14 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
         if bins_per_semitone and idx.size:
             bins = torch.as_tensor(draw_transpositions(rng, idx.size, bins_per_semitone), device=ex.device)
             pitched = torch.as_tensor(batch.target[idx], device=ex.device)
-            emb = torch.cat([model.embed_spectrogram(transpose_spec(model.frontend(pitched[j : j + 64]), bins[j : j + 64]))
-                             for j in range(0, idx.size, 64)])
-            out["pitch"] = _share_above(true[idx], window_scores(model, ex[idx], emb))
+            transposer = TransposedCQT(model.config).to(ex.device)
+            own, shifted = [], []
+            for j in range(0, idx.size, 64):
+                mag = transposer.magnitude(pitched[j : j + 64])
+                own.append(model.embed_spectrogram(transposer.crop(mag, torch.zeros_like(bins[j : j + 64]))))
+                shifted.append(model.embed_spectrogram(transposer.crop(mag, bins[j : j + 64])))
+            out["pitch"] = _share_above(window_scores(model, ex[idx], torch.cat(own)),
+                                        window_scores(model, ex[idx], torch.cat(shifted)))
         return out
     finally:
         model.train(was_training)

@@ -1,25 +1,60 @@
-"""The extra negatives: spectrogram transposition and stretch, degenerate clips, their place in the loss."""
+"""The extra negatives: transposition from a widened CQT, spectrogram stretch, degenerate clips, their place in
+the training forward and the loss."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
+from phalar_metric.config import tiny_config
+from phalar_metric.frontend import Frontend
+from phalar_metric.model import PhaLar
 from training.loss import info_nce
-from training.negatives import (DEGENERATE_KINDS, click_train, degenerate_clips, draw_stretches, draw_transpositions,
-                                pink_noise, stretch_spec, transpose_spec)
+from training.negatives import (DEGENERATE_KINDS, MAX_SEMITONES, TransposedCQT, click_train, degenerate_clips,
+                                draw_stretches, draw_transpositions, pink_noise, stretch_spec)
+from training.train import ContrastiveStep
 
 RATE = 16000
 
 
-def test_transpose_moves_a_peak_by_the_bins_and_fills_the_floor() -> None:
-    spec = torch.zeros(2, 24, 5)
-    spec[:, 10, :] = 1.0
-    out = transpose_spec(spec, torch.tensor([3, -12]))
-    assert torch.equal(out[0, 13], torch.ones(5)) and out[0].sum() == 5
-    assert out[1, :, :].sum() == 0  # bin 10 - 12 < 0 is not in the clip's range: nothing comes back
-    up = transpose_spec(torch.ones(1, 24, 5), torch.tensor([4]))
-    assert torch.equal(up[0, :4], torch.zeros(4, 5)) and torch.equal(up[0, 4:], torch.ones(20, 5))
+def _tone(freq: float, seconds: float = 1.0) -> torch.Tensor:
+    t = torch.arange(int(RATE * seconds)) / RATE
+    return torch.sin(2 * torch.pi * freq * t)
+
+
+def test_transposed_cqt_moves_a_tone_by_its_bins_with_real_content_at_the_edges() -> None:
+    config = tiny_config()  # 36 bins from C1, one a semitone
+    transposer = TransposedCQT(config)
+    tone = _tone(config.fmin * 2 ** (20 / 12))  # bin 20
+    out = transposer(tone.expand(3, -1), torch.tensor([0, 3, -7]))
+    assert out.mean(-1).argmax(1).tolist() == [20, 23, 13]
+    noise = torch.from_numpy(np.random.default_rng(0).standard_normal((2, RATE)).astype(np.float32))
+    shifted = transposer(noise, torch.tensor([MAX_SEMITONES, -MAX_SEMITONES]))
+    # a zero-filled shift would leave 11 bins at the floor; here the noise is heard in every bin
+    assert shifted[:, :, 5:-5].mean(-1).min() > 0.5
+
+
+def test_transposed_cqt_unshifted_is_close_to_the_frontend() -> None:
+    """Shift 0 gives the front-end's spectrogram up to the multi-rate CQT's other octave split:
+    the loud bins agree closely, the leakage far below the peak less."""
+    config = tiny_config()
+    music = _tone(config.fmin * 2 ** (26 / 12)) + 0.5 * _tone(config.fmin * 2 ** (30 / 12))
+    wide = TransposedCQT(config)(music[None], torch.zeros(1, dtype=torch.long))[0]
+    narrow = Frontend(config)(music[None])[0]
+    assert wide.shape == narrow.shape
+    loud = narrow > 0.8
+    assert loud.any() and (wide - narrow)[loud].abs().max() < 0.05  # 4 dB, at the clip edges
+    assert (wide - narrow).abs().mean() < 0.05
+
+
+def test_transposed_cqt_rejects_what_it_cannot_do() -> None:
+    with pytest.raises(ValueError, match="multiple of 12"):
+        TransposedCQT(tiny_config(frontend="mel"))
+    with pytest.raises(ValueError, match="Nyquist"):
+        TransposedCQT(tiny_config(n_bins=84, fmin=65.4))
+    with pytest.raises(ValueError, match="at most 11"):
+        TransposedCQT(tiny_config())(_tone(440.0)[None], torch.tensor([12]))
 
 
 def test_stretch_identity_and_rate() -> None:
@@ -67,3 +102,27 @@ def test_extra_columns_are_negatives_only() -> None:
     rows = torch.nn.functional.cross_entropy(torch.cat([scores, extra.detach()], 1), torch.arange(4))
     cols = torch.nn.functional.cross_entropy(scores.T, torch.arange(4))
     assert torch.isclose(info_nce(scores, 0.0, extra.detach()), (rows + cols) / 2)
+
+
+def test_contrastive_step_reads_targets_and_their_transpositions_from_one_widened_cqt() -> None:
+    """With harmonic negatives the targets, own and transposed, come from `TransposedCQT`; the
+    contexts and, without them, the targets from the model's front-end."""
+    torch.manual_seed(0)
+    model = PhaLar(tiny_config()).eval()
+    rng = np.random.default_rng(0)
+    context, target = (torch.from_numpy(rng.standard_normal((3, RATE)).astype(np.float32)) for _ in range(2))
+    none = torch.zeros(0, dtype=torch.long)
+    negatives = {"pitch_idx": torch.tensor([0, 2]), "pitch_bins": torch.tensor([3, -5]), "tempo_idx": none,
+                 "tempo_rate": torch.zeros(0), "tempo_anchor": none, "degenerate": torch.zeros(0, RATE)}
+    step = ContrastiveStep(model)
+    with torch.no_grad():
+        scores, extra = step(context, target, negatives)
+        ex = model.embed_spectrogram(model.frontend(context))
+        own = model.embed_spectrogram(step.transposer(target, torch.zeros(3, dtype=torch.long)))
+        shifted = model.embed_spectrogram(step.transposer(target[[0, 2]], torch.tensor([3, -5])))
+        assert torch.allclose(scores, model.score(ex, own), atol=1e-4)
+        assert torch.allclose(extra, model.score(ex, shifted), atol=1e-4)
+        plain = ContrastiveStep(model, harmonic=False)
+        assert plain.transposer is None
+        scores, _ = plain(context, target, {**negatives, "pitch_idx": none, "pitch_bins": none})
+        assert torch.allclose(scores, model.score(ex, model.embed_spectrogram(model.frontend(target))), atol=1e-4)

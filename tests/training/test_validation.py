@@ -13,7 +13,7 @@ from phalar_metric.config import PhaLarConfig
 from phalar_metric.model import PhaLar
 from tiny_data import TINY_MODEL
 from training.sources import load_songs
-from training.negatives import draw_transpositions, semitone_bins, transpose_spec
+from training.negatives import TransposedCQT, draw_transpositions, semitone_bins
 from training.sampler import Batch
 from training.validation import (HARD_GROUP, KS, OOD_SPLIT, SPLITS, ValidationSet, eval_pairs, selection_value,
                                  validity_checks)
@@ -67,8 +67,9 @@ def _checks(model: PhaLar, pairs: Batch, seed: int = 4321) -> dict[str, float]:
 
 
 def test_validity_checks_match_a_direct_computation(val_pairs: Batch) -> None:
-    """`noise` and `pitch` are the shares of pairs whose true score beats unit white noise and
-    the CQT-transposed target, recomputed here clip by clip; equal in train and eval mode."""
+    """`noise` is the share of pairs whose true score beats unit white noise, `pitch` the share
+    of pitched pairs whose target beats itself transposed (both through `TransposedCQT`),
+    recomputed here clip by clip; equal in train and eval mode."""
     torch.manual_seed(0)
     model = PhaLar(PhaLarConfig(**TINY_MODEL)).eval()
     checks = _checks(model, val_pairs)
@@ -82,8 +83,13 @@ def test_validity_checks_match_a_direct_computation(val_pairs: Batch) -> None:
                 for i in range(len(ex))]
         noise_wins = [true[i] > model.score(ex[i : i + 1], model.embed(torch.from_numpy(noise[i : i + 1])))[0, 0]
                       for i in range(len(ex))]
-        shifted = model.embed_spectrogram(transpose_spec(model.frontend(torch.from_numpy(val_pairs.target[idx])), bins))
-        pitch_wins = [true[i] > model.score(ex[i : i + 1], shifted[j : j + 1])[0, 0] for j, i in enumerate(idx)]
+        transposer = TransposedCQT(model.config)
+        own = [model.embed_spectrogram(transposer(torch.from_numpy(val_pairs.target[i : i + 1]), torch.zeros(1, dtype=torch.long)))
+               for i in idx]
+        shifted = [model.embed_spectrogram(transposer(torch.from_numpy(val_pairs.target[i : i + 1]), bins[j : j + 1]))
+                   for j, i in enumerate(idx)]
+        pitch_wins = [model.score(ex[i : i + 1], own[j])[0, 0] > model.score(ex[i : i + 1], shifted[j])[0, 0]
+                      for j, i in enumerate(idx)]
     assert checks["noise"] == pytest.approx(float(np.mean(noise_wins)))
     assert checks["pitch"] == pytest.approx(float(np.mean(pitch_wins)))
     assert _checks(model.train(), val_pairs) == checks and model.training  # eval inside, mode restored
