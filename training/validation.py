@@ -1,8 +1,9 @@
 """Fixed validation sets (unseen songs, unseen timbres) and their metrics: acc@K, hard@8, and
 two validity checks of the pairs themselves: `pitch`, the share of pitched pairs whose context
 scores its true target above that target transposed by 1-11 semitones (both spectrograms from
-`TransposedCQT`, as the harmonic negatives of training are made), and `noise`, the share of
-pairs scoring the true target above white noise of the target's RMS."""
+`TransposedCQT`, as the harmonic negatives of training are made), `pitch_1st` the same for a
+transposition by one semitone up or down (the hardest, and what 0.2.0 hears least), and
+`noise`, the share of pairs scoring the true target above white noise of the target's RMS."""
 
 from __future__ import annotations
 
@@ -51,9 +52,9 @@ def _embed_and_score(model: PhaLar, batch: Batch) -> tuple[torch.Tensor, torch.T
 @torch.inference_mode()
 def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.Tensor,
                     seed: int = 4321) -> dict[str, float]:
-    """{"noise": ..., "pitch": ...} (module docstring) over every pair of `batch`, given its
-    context embeddings `ex` `[B, out_dim]` and true-pair scores `true` `[B]`; "pitch" only
-    where `semitone_bins` is not 0 and some pair is pitched. Runs in eval mode (restored
+    """{"noise": ..., "pitch": ..., "pitch_1st": ...} (module docstring) over every pair of
+    `batch`, given its context embeddings `ex` `[B, out_dim]` and true-pair scores `true`
+    `[B]`; "pitch" and "pitch_1st" only where `semitone_bins` is not 0 and some pair is pitched. Runs in eval mode (restored
     after); deterministic in `seed`. The noise has unit RMS: the front-end is gain-invariant."""
     was_training = model.training
     model.eval()
@@ -65,15 +66,18 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
         bins_per_semitone = semitone_bins(model.config)
         if bins_per_semitone and idx.size:
             bins = torch.as_tensor(draw_transpositions(rng, idx.size, bins_per_semitone), device=ex.device)
+            semitone = torch.as_tensor(rng.choice([-1, 1], size=idx.size) * bins_per_semitone, device=ex.device)
             pitched = torch.as_tensor(batch.target[idx], device=ex.device)
             transposer = TransposedCQT(model.config).to(ex.device)
-            own, shifted = [], []
+            embs: dict[str, list[torch.Tensor]] = {"own": [], "pitch": [], "pitch_1st": []}
             for j in range(0, idx.size, 64):
                 mag = transposer.magnitude(pitched[j : j + 64])
-                own.append(model.embed_spectrogram(transposer.crop(mag, torch.zeros_like(bins[j : j + 64]))))
-                shifted.append(model.embed_spectrogram(transposer.crop(mag, bins[j : j + 64])))
-            out["pitch"] = _share_above(window_scores(model, ex[idx], torch.cat(own)),
-                                        window_scores(model, ex[idx], torch.cat(shifted)))
+                for name, shift in (("own", torch.zeros_like(bins[j : j + 64])), ("pitch", bins[j : j + 64]),
+                                    ("pitch_1st", semitone[j : j + 64])):
+                    embs[name].append(model.embed_spectrogram(transposer.crop(mag, shift)))
+            own = window_scores(model, ex[idx], torch.cat(embs["own"]))
+            for name in ("pitch", "pitch_1st"):
+                out[name] = _share_above(own, window_scores(model, ex[idx], torch.cat(embs[name])))
         return out
     finally:
         model.train(was_training)
@@ -109,14 +113,14 @@ class ValidationSet:
 
     def metric_names(self, config: PhaLarConfig) -> set[str]:
         """The keys `evaluate` returns for a model of `config`."""
-        checks = ("noise", "pitch") if semitone_bins(config) else ("noise",)
+        checks = ("noise", "pitch", "pitch_1st") if semitone_bins(config) else ("noise",)
         return {f"{split}/{name}" for split, (pairs, _) in self.sets.items()
                 for name in (*(f"acc@{k}" for k in KS), f"hard@{HARD_GROUP}", *checks)
-                if name != "pitch" or pairs.pitched.any()}
+                if not name.startswith("pitch") or pairs.pitched.any()}
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
-        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ...,
-        "val_timbre/...": ...}: the keys of `metric_names` (no "pitch" without `semitone_bins`)."""
+        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ..., "val/pitch_1st": ...,
+        "val_timbre/...": ...}: the keys of `metric_names` (no pitch checks without `semitone_bins`)."""
         model.eval()
         out = {}
         for split, (pairs, groups) in self.sets.items():

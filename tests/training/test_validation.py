@@ -33,7 +33,7 @@ def test_evaluate_reports_every_split_and_k(rendered_root: Path) -> None:
     metrics = ValidationSet.build(str(rendered_root), 16000, n_pairs=100, n_groups=1).evaluate(model)
     splits = (*SPLITS, OOD_SPLIT)  # the fixture's cache has the ood split too (every window)
     expected = {f"{s}/acc@{k}" for s in splits for k in KS} | {f"{s}/hard@{HARD_GROUP}" for s in splits}
-    expected |= {f"{s}/{check}" for s in splits for check in ("pitch", "noise")}  # the fixture has pitched stems
+    expected |= {f"{s}/{check}" for s in splits for check in ("pitch", "pitch_1st", "noise")}  # pitched stems
     assert set(metrics) == expected and all(0.0 <= v <= 1.0 for v in metrics.values())
     assert not model.training  # evaluated in eval mode
 
@@ -77,6 +77,7 @@ def test_validity_checks_match_a_direct_computation(val_pairs: Batch) -> None:
     noise = rng.standard_normal(val_pairs.target.shape).astype(np.float32)
     idx = np.flatnonzero(val_pairs.pitched)
     bins = torch.as_tensor(draw_transpositions(rng, idx.size, semitone_bins(model.config)))
+    semitone = torch.as_tensor(rng.choice([-1, 1], size=idx.size) * semitone_bins(model.config))
     with torch.inference_mode():
         ex = model.embed(torch.from_numpy(val_pairs.context))
         true = [model.score(ex[i : i + 1], model.embed(torch.from_numpy(val_pairs.target[i : i + 1])))[0, 0]
@@ -86,12 +87,15 @@ def test_validity_checks_match_a_direct_computation(val_pairs: Batch) -> None:
         transposer = TransposedCQT(model.config)
         own = [model.embed_spectrogram(transposer(torch.from_numpy(val_pairs.target[i : i + 1]), torch.zeros(1, dtype=torch.long)))
                for i in idx]
-        shifted = [model.embed_spectrogram(transposer(torch.from_numpy(val_pairs.target[i : i + 1]), bins[j : j + 1]))
-                   for j, i in enumerate(idx)]
-        pitch_wins = [model.score(ex[i : i + 1], own[j])[0, 0] > model.score(ex[i : i + 1], shifted[j])[0, 0]
-                      for j, i in enumerate(idx)]
+        wins = {}
+        for name, shifts in (("pitch", bins), ("pitch_1st", semitone)):
+            shifted = [model.embed_spectrogram(transposer(torch.from_numpy(val_pairs.target[i : i + 1]), shifts[j : j + 1]))
+                       for j, i in enumerate(idx)]
+            wins[name] = [model.score(ex[i : i + 1], own[j])[0, 0] > model.score(ex[i : i + 1], shifted[j])[0, 0]
+                          for j, i in enumerate(idx)]
     assert checks["noise"] == pytest.approx(float(np.mean(noise_wins)))
-    assert checks["pitch"] == pytest.approx(float(np.mean(pitch_wins)))
+    assert checks["pitch"] == pytest.approx(float(np.mean(wins["pitch"])))
+    assert checks["pitch_1st"] == pytest.approx(float(np.mean(wins["pitch_1st"])))
     assert _checks(model.train(), val_pairs) == checks and model.training  # eval inside, mode restored
 
 
@@ -99,7 +103,7 @@ def test_pitch_needs_pitched_pairs_and_a_semitone_cqt(val_pairs: Batch) -> None:
     unpitched = dataclasses.replace(val_pairs, pitched=np.zeros_like(val_pairs.pitched))
     for overrides, pairs, keys in (({}, unpitched, {"noise"}), ({"frontend": "mel"}, val_pairs, {"noise"}),
                                    ({"bins_per_octave": 18, "n_bins": 54}, val_pairs, {"noise"}),
-                                   ({"bins_per_octave": 24, "n_bins": 72}, val_pairs, {"noise", "pitch"})):
+                                   ({"bins_per_octave": 24, "n_bins": 72}, val_pairs, {"noise", "pitch", "pitch_1st"})):
         torch.manual_seed(0)
         model = PhaLar(PhaLarConfig(**{**TINY_MODEL, **overrides})).eval()
         assert set(_checks(model, pairs)) == keys, overrides
