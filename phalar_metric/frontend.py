@@ -58,11 +58,14 @@ class Frontend(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """`wav` `[B, samples]` -> log-magnitude `[B, F, T]` in [0, 1]."""
+        return unit_db(self.linear(wav), self.top_db)
+
+    def linear(self, wav: torch.Tensor) -> torch.Tensor:
+        """`wav` `[B, samples]` -> linear magnitude `[B, F, T]` in float32, `T = n_frames(samples)`."""
         # float32 even under autocast (the dB scale of quiet bins needs it); TF32 on CUDA is not excluded
         with torch.autocast(wav.device.type, enabled=False):
             # CQT2010v2's early downsampling rounds the length up: drop the frame past the end it can add
-            mag = self.magnitude(wav.float())[..., : n_frames(wav.shape[-1], self.hop_length)]
-        return unit_db(mag, self.top_db)
+            return self.magnitude(wav.float())[..., : n_frames(wav.shape[-1], self.hop_length)]
 
     def magnitude(self, wav: torch.Tensor) -> torch.Tensor:
         """`wav` `[B, samples]` -> linear magnitude `[B, F, frames]`, frames untrimmed (the CQT

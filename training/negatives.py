@@ -18,13 +18,14 @@ All of them enter the InfoNCE as extra candidate columns that are never positive
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from torch import nn
 
 from phalar_metric.config import PhaLarConfig
-from phalar_metric.frontend import n_frames, unit_db
-from phalar_metric.nnaudio_cqt import FastCQT2010v2
+from phalar_metric.frontend import Frontend, unit_db
 
 DEGENERATE_KINDS = ("silence", "quiet_noise", "white", "pink", "clicks")
 
@@ -43,12 +44,12 @@ def semitone_bins(config: PhaLarConfig) -> int:
 class TransposedCQT(nn.Module):
     """Waveforms -> the front-end's spectrogram of each clip transposed by whole bins.
 
-    A CQT with the front-end's hop and resolution but `margin` bins more at each end (its
-    lowest bin `margin` bins below `config.fmin`) is cropped to the front-end's `n_bins`,
-    shifted by each clip's bins, then scaled as the front-end scales (`unit_db`). With a shift
-    of 0 the result matches the front-end's output (tests/training/test_negatives.py).
-    Needs a CQT front-end whose bins per octave are a multiple of 12 (`semitone_bins`), and
-    its widened top bin below the Nyquist frequency.
+    The front-end of a config widened by `margin` bins at each end (its lowest bin `margin`
+    bins below `config.fmin`; `PhaLarConfig` checks that its top bin lies below the Nyquist
+    frequency) gives a linear magnitude that is cropped to `config.n_bins`, shifted by each
+    clip's bins, then scaled as the front-end scales (`unit_db`). With a shift of 0 the result
+    matches the front-end's output (tests/training/test_negatives.py). Needs a CQT front-end
+    whose bins per octave are a multiple of 12 (`semitone_bins`).
     """
 
     def __init__(self, config: PhaLarConfig, max_semitones: int = MAX_SEMITONES) -> None:
@@ -58,14 +59,9 @@ class TransposedCQT(nn.Module):
             raise ValueError("TransposedCQT needs a CQT front-end with a multiple of 12 bins per octave, got "
                              f"frontend={config.frontend!r}, bins_per_octave={config.bins_per_octave}")
         self.margin, self.n_bins = max_semitones * per_semitone, config.n_bins
-        self.hop_length, self.top_db = config.hop_length, config.top_db
-        fmin = config.fmin * 2.0 ** (-self.margin / config.bins_per_octave)
-        top = fmin * 2.0 ** ((self.n_bins + 2 * self.margin - 1) / config.bins_per_octave)
-        if top >= config.sample_rate / 2:
-            raise ValueError(f"TransposedCQT: the widened top bin {top:.0f} Hz is not below the Nyquist frequency "
-                             f"{config.sample_rate / 2} Hz; use fewer `n_bins` or a smaller `max_semitones`")
-        self.cqt = FastCQT2010v2(config.sample_rate, config.hop_length, fmin, self.n_bins + 2 * self.margin,
-                                 config.bins_per_octave)
+        self.frontend = Frontend(dataclasses.replace(
+            config, fmin=config.fmin * 2.0 ** (-self.margin / config.bins_per_octave),
+            n_bins=config.n_bins + 2 * self.margin))
 
     def forward(self, wav: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
         """`wav` `[B, samples]`, `bins` `[B]` (up when positive) -> `[B, n_bins, frames]` in [0, 1],
@@ -74,8 +70,7 @@ class TransposedCQT(nn.Module):
 
     def magnitude(self, wav: torch.Tensor) -> torch.Tensor:
         """`wav` `[B, samples]` -> the widened CQT's linear magnitude `[B, n_bins + 2 margin, frames]`."""
-        with torch.autocast(wav.device.type, enabled=False):
-            return self.cqt.fast_magnitude(wav.float())[..., : n_frames(wav.shape[-1], self.hop_length)]
+        return self.frontend.linear(wav)
 
     def crop(self, mag: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
         """`magnitude`'s `[B, n_bins + 2 margin, frames]`, `bins` `[B]` (|bins| <= margin) -> the
@@ -84,7 +79,8 @@ class TransposedCQT(nn.Module):
             raise ValueError(f"TransposedCQT shifts by at most {self.margin} bins, got {int(bins.abs().max())}")
         src = torch.arange(self.n_bins, device=mag.device)[None, :] - bins[:, None] + self.margin  # [B, F]
         with torch.autocast(mag.device.type, enabled=False):
-            return unit_db(torch.gather(mag.float(), 1, src[:, :, None].expand(-1, -1, mag.shape[-1])), self.top_db)
+            return unit_db(torch.gather(mag.float(), 1, src[:, :, None].expand(-1, -1, mag.shape[-1])),
+                           self.frontend.top_db)
 
 
 def stretch_spec(spec: torch.Tensor, rate: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:

@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> None:
         best = max((selection_value(h, cfg.select_on) for h in history
                     if all(name in h for name in cfg.select_on.split("+"))), default=-1.0)
     raw_model = model
-    model = ContrastiveStep(raw_model, harmonic=cfg.pitch_neg_p > 0)  # what DDP wraps: the forward with the extra negatives
+    # what DDP wraps: the forward with the extra negatives
+    model = ContrastiveStep(raw_model, harmonic=cfg.pitch_neg_p > 0)
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model)
     if master:

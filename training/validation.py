@@ -54,8 +54,9 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
                     seed: int = 4321) -> dict[str, float]:
     """{"noise": ..., "pitch": ..., "pitch_1st": ...} (module docstring) over every pair of
     `batch`, given its context embeddings `ex` `[B, out_dim]` and true-pair scores `true`
-    `[B]`; "pitch" and "pitch_1st" only where `semitone_bins` is not 0 and some pair is pitched. Runs in eval mode (restored
-    after); deterministic in `seed`. The noise has unit RMS: the front-end is gain-invariant."""
+    `[B]`; "pitch" and "pitch_1st" only where `semitone_bins` is not 0 and some pair is
+    pitched. Runs in eval mode (restored after); deterministic in `seed`. The noise has unit
+    RMS: the front-end is gain-invariant."""
     was_training = model.training
     model.eval()
     try:
