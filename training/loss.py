@@ -19,3 +19,12 @@ def info_nce(scores: torch.Tensor, label_smoothing: float = 0.0, extra: torch.Te
     rows = F.cross_entropy(row_scores, labels, label_smoothing=label_smoothing)
     cols = F.cross_entropy(scores.transpose(0, 1), labels, label_smoothing=label_smoothing)
     return (rows + cols) / 2
+
+
+def pairwise_margin(true: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+    """Mean of softplus(negative - true) over paired scores `[P]`: a logistic loss that each
+    context score its true target above that target's own negative (e.g. transposed), however
+    many other candidates the InfoNCE row holds. 0 for P = 0."""
+    if true.numel() == 0:
+        return true.new_zeros(())
+    return F.softplus(negative - true).mean()

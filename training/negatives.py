@@ -100,9 +100,19 @@ def stretch_spec(spec: torch.Tensor, rate: torch.Tensor, anchor: torch.Tensor) -
     return read(lo) * (1 - frac) + read(lo + 1) * frac
 
 
-def draw_transpositions(rng: np.random.Generator, n: int, bins_per_semitone: int = 1) -> np.ndarray:
-    """`[n]` bin shifts: ±1..MAX_SEMITONES semitones, uniform."""
+SMALL_SEMITONES = 2  # the intervals `draw_transpositions` favours with `small_p`: ±1..2 semitones
+
+
+def draw_transpositions(rng: np.random.Generator, n: int, bins_per_semitone: int = 1,
+                        small_p: float = 0.0) -> np.ndarray:
+    """`[n]` bin shifts of ±1..MAX_SEMITONES semitones: with probability `small_p` uniform over
+    ±1..SMALL_SEMITONES (the intervals hardest to hear), otherwise uniform over all of them."""
+    if not 0.0 <= small_p <= 1.0:
+        raise ValueError(f"`small_p` must be in [0, 1], got {small_p}")
     semitones = rng.integers(1, MAX_SEMITONES + 1, size=n) * rng.choice([-1, 1], size=n)
+    if small_p > 0:  # draws nothing more when 0: the same shifts as before `small_p` existed
+        small = rng.random(n) < small_p
+        semitones[small] = np.sign(semitones[small]) * rng.integers(1, SMALL_SEMITONES + 1, size=int(small.sum()))
     return semitones * bins_per_semitone
 
 

@@ -40,7 +40,7 @@ from phalar_metric.hub import default_weights_dir, load_pretrained, save_pretrai
 from phalar_metric.model import PhaLar, count_parameters
 
 from .config_args import parse_overrides
-from .loss import info_nce
+from .loss import info_nce, pairwise_margin
 from .negatives import (TransposedCQT, degenerate_clips, draw_stretches, draw_transpositions, semitone_bins,
                         stretch_spec)
 from .sampler import Augment, Batch, PairSampler
@@ -71,6 +71,8 @@ class TrainConfig:
     saturate_p: float = 0.15
     humanise_p: float = 0.3
     pitch_neg_p: float = 1.0  # share of pitched targets that also appear transposed by 1-11 semitones (0 before 0.2.0)
+    pitch_small_p: float = 0.0  # share of those transpositions drawn from ±1-2 semitones instead of all of ±1-11
+    pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
@@ -248,7 +250,7 @@ class ContrastiveStep(torch.nn.Module):
 
 def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, config: PhaLarConfig) -> dict[str, np.ndarray]:
     """The step's extra negatives (see `ContrastiveStep`): `pitch_neg_p` of the pitched targets
-    transposed by ±1-11 semitones, `tempo_neg_p` of all targets stretched by 3-8%, and
+    transposed by ±1-11 semitones (`pitch_small_p` of them by ±1-2), `tempo_neg_p` of all targets stretched by 3-8%, and
     `n_degenerate` degenerate clips."""
     b, samples = batch.target.shape
     pitch_idx = np.flatnonzero(batch.pitched & (rng.random(b) < cfg.pitch_neg_p))
@@ -257,7 +259,8 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
     bins_per_semitone = semitone_bins(config)
     if bins_per_semitone == 0:  # no exact semitone shift (a Mel front-end): no harmonic negatives
         pitch_idx = pitch_idx[:0]
-    return {"pitch_idx": pitch_idx, "pitch_bins": draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1)),
+    pitch_bins = draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1), cfg.pitch_small_p)
+    return {"pitch_idx": pitch_idx, "pitch_bins": pitch_bins,
             "tempo_idx": tempo_idx, "tempo_rate": rate.astype(np.float32), "tempo_anchor": anchor,
             "degenerate": degenerate_clips(rng, cfg.n_degenerate, samples, config.sample_rate)}
 
@@ -265,13 +268,19 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
 def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndarray], cfg: TrainConfig,
               device: torch.device) -> torch.Tensor:
     """InfoNCE over the `[B, B]` scores of context i vs target j plus the negatives' columns,
-    the forward under bf16 autocast when `cfg.amp == "bf16"`. `model` is a `ContrastiveStep`
-    (or its DDP wrapper)."""
+    plus `cfg.pitch_pair_weight` times the `pairwise_margin` of each transposed target against
+    its own context's true target; the forward under bf16 autocast when `cfg.amp == "bf16"`.
+    `model` is a `ContrastiveStep` (or its DDP wrapper)."""
     tensors = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in negatives.items()}
     context, target = (torch.from_numpy(x).to(device) for x in (batch.context, batch.target))
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
         scores, extra = model(context, target, tensors)
-    return info_nce(scores.float(), cfg.label_smoothing, extra.float())
+    scores, extra = scores.float(), extra.float()
+    loss = info_nce(scores, cfg.label_smoothing, extra)
+    if cfg.pitch_pair_weight:
+        rows, cols = tensors["pitch_idx"], torch.arange(len(tensors["pitch_idx"]), device=device)  # the first P columns
+        loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols])
+    return loss
 
 
 def has_native_bf16(device: torch.device) -> bool:

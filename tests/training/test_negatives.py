@@ -126,3 +126,16 @@ def test_contrastive_step_reads_targets_and_their_transpositions_from_one_widene
         assert plain.transposer is None
         scores, _ = plain(context, target, {**negatives, "pitch_idx": none, "pitch_bins": none})
         assert torch.allclose(scores, model.score(ex, model.embed_spectrogram(model.frontend(target))), atol=1e-4)
+
+
+def test_small_p_draws_small_intervals_and_zero_keeps_the_old_draws() -> None:
+    rng = np.random.default_rng(0)
+    legacy = rng.integers(1, 12, size=500) * rng.choice([-1, 1], size=500)  # the draws before `small_p`
+    assert np.array_equal(draw_transpositions(np.random.default_rng(0), 500, 1, 0.0), legacy)
+    small = draw_transpositions(np.random.default_rng(1), 4000, 2, small_p=0.5)
+    assert set(np.abs(small)) == set(range(2, 24, 2)) and (small > 0).any() and (small < 0).any()
+    share = np.mean(np.abs(small) <= 4)  # ±1-2 semitones: 0.5 + 0.5 * 2/11 expected
+    assert abs(share - (0.5 + 0.5 * 2 / 11)) < 0.03
+    assert set(np.abs(draw_transpositions(np.random.default_rng(2), 200, 1, 1.0))) == {1, 2}
+    with pytest.raises(ValueError, match="small_p"):
+        draw_transpositions(np.random.default_rng(0), 3, 1, 1.5)

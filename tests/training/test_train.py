@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -19,7 +22,7 @@ from tiny_data import TINY_MODEL
 from phalar_metric.config import PhaLarConfig
 from phalar_metric.model import PhaLar
 from training import train
-from training.loss import info_nce
+from training.loss import info_nce, pairwise_margin
 
 REPO = Path(__file__).resolve().parents[2]
 COMPLEX_PARAMS = ("head.layers.0.weight", "head.layers.3.weight", "similarity.weight")  # stored [..., 2]
@@ -215,3 +218,24 @@ def test_a_log_row_with_other_columns_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="has the columns"):
         train._append_csv(path, {"step": 2, "val/acc@64": 0.7, "val/pitch": 0.5})
     assert path.read_text().splitlines() == ["step,val/acc@64", "0,0.5", "1,0.6"]
+
+
+def test_pitch_pair_weight_adds_the_margin_of_each_transposed_target_to_its_own_context() -> None:
+    """The pairwise term reads the first P extra columns (the transposed targets, in `pitch_idx`
+    order) against the true-pair score of the row they were made from."""
+    scores = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
+    extra = torch.randn(4, 5, generator=torch.Generator().manual_seed(1))
+
+    class Fixed(torch.nn.Module):
+        def forward(self, context, target, negatives):  # noqa: ANN001, ANN202 (a stand-in for ContrastiveStep)
+            return scores, extra
+
+    batch = types.SimpleNamespace(context=np.zeros((4, 8), np.float32), target=np.zeros((4, 8), np.float32))
+    negatives = {"pitch_idx": np.array([2, 0])}
+    cfg = train.TrainConfig(label_smoothing=0.0, amp="none")
+    plain = train.pair_loss(Fixed(), batch, negatives, cfg, torch.device("cpu"))
+    assert torch.isclose(plain, info_nce(scores, 0.0, extra))
+    weighted = train.pair_loss(Fixed(), batch, negatives, dataclasses.replace(cfg, pitch_pair_weight=0.5),
+                               torch.device("cpu"))
+    margin = pairwise_margin(torch.stack([scores[2, 2], scores[0, 0]]), torch.stack([extra[2, 0], extra[0, 1]]))
+    assert torch.isclose(weighted, plain + 0.5 * margin)
