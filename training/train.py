@@ -250,8 +250,8 @@ class ContrastiveStep(torch.nn.Module):
 
 def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, config: PhaLarConfig) -> dict[str, np.ndarray]:
     """The step's extra negatives (see `ContrastiveStep`): `pitch_neg_p` of the pitched targets
-    transposed by ±1-11 semitones (`pitch_small_p` of them by ±1-2), `tempo_neg_p` of all targets stretched by 3-8%, and
-    `n_degenerate` degenerate clips."""
+    transposed by ±1-11 semitones (`pitch_small_p` of them by ±1-2), `tempo_neg_p` of all
+    targets stretched by 3-8%, and `n_degenerate` degenerate clips."""
     b, samples = batch.target.shape
     pitch_idx = np.flatnonzero(batch.pitched & (rng.random(b) < cfg.pitch_neg_p))
     tempo_idx = np.flatnonzero(rng.random(b) < cfg.tempo_neg_p)
