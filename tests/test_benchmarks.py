@@ -11,6 +11,8 @@ import pytest
 
 from benchmarks import memory, speed
 from benchmarks.common import get_parser, parse_args, synth_music
+from benchmarks.cqt_pitch_resolution import neighbour_levels
+from phalar_metric.config import PhaLarConfig
 
 
 def test_synth_music_continues_across_blocks() -> None:
@@ -55,3 +57,12 @@ def test_quick_sets_defaults_but_explicit_options_win() -> None:
     assert parse([]).clips == 64
     assert parse(["--quick"]).clips == 4
     assert parse(["--quick", "--clips", "8"]).clips == 8
+
+
+def test_cqt_pitch_resolution_shows_the_shipped_semitone_plateau_and_a_sharper_scale() -> None:
+    """The shipped CQT (filter scale 1) leaves a tone within 0.1 of its peak one semitone away;
+    filter scale 2 puts the semitone below near the floor."""
+    config = PhaLarConfig()
+    shipped = neighbour_levels(config, 1.0, 45)
+    assert shipped[2] == pytest.approx(1.0, abs=1e-3) and min(shipped[1], shipped[3]) > 0.9
+    assert neighbour_levels(config, 2.0, 45)[1] < 0.2
