@@ -2,9 +2,9 @@
 
     python -m benchmarks.cqt_pitch_resolution                      # filter scales 1 (shipped), 1.5, 2, 3
 
-For each of nnAudio's `CQT2010v2` `filter_scale` values, a 5 s sine at the centre of bin
-`--bin` (and a low one at bin 10) goes through the CQT with the shipped config's rate, hop,
-fmin and bins, then `unit_db` (the front-end's scaling: 1 = the clip's peak, 0 = `top_db`
+For each CQT `filter_scale` (`PhaLarConfig.filter_scale`, nnAudio's window-length factor),
+a 5 s sine at the centre of bin `--bin` (and a low one at bin 10) goes through the front-end
+of the shipped config with that filter scale (unit-dB scale: 1 = the clip's peak, 0 = `top_db`
 below it). Printed: the time-averaged level of the bins two below to two above the tone.
 With the shipped filter scale 1 a note fills three bins at 0.93, 1.00, 0.93 (-5.6 dB one
 semitone away), so a transposition by one semitone moves a plateau by one bin: the least
@@ -14,26 +14,24 @@ audible change for the network (docs/training.md, run pitchpair).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 import torch
-from nnAudio.features import CQT2010v2
 
 from phalar_metric.config import PhaLarConfig
-from phalar_metric.frontend import unit_db
+from phalar_metric.frontend import Frontend
 
 
 def neighbour_levels(config: PhaLarConfig, filter_scale: float, tone_bin: int, spread: int = 2) -> np.ndarray:
-    """`[2 * spread + 1]` unit-dB levels of bins `tone_bin - spread .. tone_bin + spread` for a
-    5 s sine at the centre frequency of `tone_bin`."""
-    cqt = CQT2010v2(sr=config.sample_rate, hop_length=config.hop_length, fmin=config.fmin, n_bins=config.n_bins,
-                    filter_scale=filter_scale, bins_per_octave=config.bins_per_octave,
-                    output_format="Magnitude", verbose=False)  # fmt: skip
+    """`[2 * spread + 1]` levels of the front-end of `config` with `filter_scale`, in bins
+    `tone_bin - spread .. tone_bin + spread`, for a 5 s sine at the centre of `tone_bin`."""
+    frontend = Frontend(dataclasses.replace(config, filter_scale=filter_scale))
     t = np.arange(5 * config.sample_rate) / config.sample_rate
     freq = config.fmin * 2.0 ** (tone_bin / config.bins_per_octave)
     wav = torch.tensor(np.sin(2 * np.pi * freq * t)[None], dtype=torch.float32)
     with torch.no_grad():
-        level = unit_db(cqt(wav), config.top_db)[0].mean(-1).numpy()
+        level = frontend(wav)[0].mean(-1).numpy()
     return level[tone_bin - spread : tone_bin + spread + 1]
 
 

@@ -15,7 +15,7 @@ HEADS = ("complex", "magnitude", "real")
 SIMILARITIES = ("hermitian", "psd", "cosine")
 _POSITIVE = (
     "sample_rate", "window_seconds", "min_seconds", "fmin", "n_bins", "bins_per_octave", "hop_length",
-    "top_db", "n_fft", "embed_dim", "n_pool_bins", "hidden_dim", "out_dim", "init_scale",
+    "top_db", "filter_scale", "n_fft", "embed_dim", "n_pool_bins", "hidden_dim", "out_dim", "init_scale",
 )  # fmt: skip
 
 
@@ -38,6 +38,7 @@ class PhaLarConfig:
     fmin: float = 32.70  # Hz (C1)
     n_bins: int = 84  # frequency bins (CQT bins, or Mel bands for the Mel ablation)
     bins_per_octave: int = 12
+    filter_scale: float = 1.0  # CQT window-length factor (benchmarks/cqt_pitch_resolution.py); weights <= 0.2.0: 1
     hop_length: int = 256  # samples (16 ms); CQT2010v2 needs it divisible by 2**(octaves-1)
     top_db: float = 80.0  # dynamic range of the log-magnitude, scaled to [0, 1]
     n_fft: int = 2048  # Mel ablation only

@@ -39,7 +39,8 @@ class Frontend(nn.Module):
         self.is_cqt = config.frontend == "cqt"
         if self.is_cqt:
             self.spec = FastCQT2010v2(
-                config.sample_rate, config.hop_length, config.fmin, config.n_bins, config.bins_per_octave
+                config.sample_rate, config.hop_length, config.fmin, config.n_bins, config.bins_per_octave,
+                config.filter_scale,
             )
         else:
             self.spec = MelSpectrogram(

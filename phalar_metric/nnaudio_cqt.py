@@ -84,14 +84,16 @@ class FastCQT2010v2(CQT2010v2):
         fmin: centre of the lowest bin in Hz.
         n_bins: number of bins.
         bins_per_octave: bins per octave.
+        filter_scale: window-length factor of the CQT kernels (1: nnAudio's and librosa's default).
 
     Raises:
         ImportError: the installed nnAudio is not one of `SUPPORTED_NNAUDIO`.
     """
 
-    def __init__(self, sample_rate: int, hop_length: int, fmin: float, n_bins: int, bins_per_octave: int) -> None:
+    def __init__(self, sample_rate: int, hop_length: int, fmin: float, n_bins: int, bins_per_octave: int,
+                 filter_scale: float = 1.0) -> None:
         check_nnaudio_version()
-        super().__init__(sr=sample_rate, hop_length=hop_length, fmin=fmin, n_bins=n_bins,
+        super().__init__(sr=sample_rate, hop_length=hop_length, fmin=fmin, n_bins=n_bins, filter_scale=filter_scale,
                          bins_per_octave=bins_per_octave, output_format="Magnitude", verbose=False)  # fmt: skip
         # nnAudio's low-pass filters, applied by the fast equivalent of its strided conv1d
         self.early_lowpass = (

@@ -100,6 +100,7 @@ def test_unknown_keys_raise_naming_them() -> None:
         ({"head": "real"}, "pooling"),  # the real MLP without GAP
         ({"head": "magnitude", "similarity": "psd"}, "similarity"),
         ({"n_bins": 84, "hop_length": 100}, "hop_length"),  # 7 octaves need hop % 64 == 0
+        ({"filter_scale": 0.0}, "filter_scale"),
         ({"n_pool_bins": 0}, "n_pool_bins"),
         ({"embed_dim": -3}, "embed_dim"),
         ({"hidden_dim": 0}, "hidden_dim"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -118,3 +119,15 @@ def test_autocast_leaves_the_front_end_float32(kind: str) -> None:
         mixed = frontend(wav)
     assert mixed.dtype == torch.float32
     assert torch.equal(mixed, frontend(wav))
+
+
+def test_filter_scale_sharpens_the_semitone_below_a_tone() -> None:
+    """A longer CQT window (`filter_scale` 2) drops the bin below a tone's from ~0.93 to the
+    floor's neighbourhood (benchmarks/cqt_pitch_resolution.py)."""
+    config = PhaLarConfig()
+    t = np.arange(2 * config.sample_rate) / config.sample_rate
+    wav = torch.tensor(np.sin(2 * np.pi * config.fmin * 2.0 ** (45 / 12) * t)[None], dtype=torch.float32)
+    levels = {scale: Frontend(dataclasses.replace(config, filter_scale=scale))(wav)[0].mean(-1)
+              for scale in (1.0, 2.0)}
+    assert levels[1.0][44] > 0.85 and levels[2.0][44] < 0.3
+    assert int(levels[2.0].argmax()) == 45

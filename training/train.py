@@ -87,7 +87,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     amp: str = "auto"  # "bf16": autocast (1.45x faster with AMX, ~3x slower on AVX2-only CPUs); "auto": bf16 where native
-    model: dict = field(default_factory=dict)  # PhaLarConfig overrides (ablations)
+    model: dict = field(default_factory=dict)  # PhaLarConfig overrides (ablations; with init_from weights, on their config)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
         model = PhaLar(PhaLarConfig.from_dict(cfg.model))  # ValueError on an unknown key
     else:
         model = load_pretrained(default_weights_dir() if cfg.init_from == "package" else cfg.init_from)
+        if cfg.model:  # e.g. a sharper CQT under the same weights: every parameter must keep its shape
+            weights = model.state_dict()
+            model = PhaLar(PhaLarConfig.from_dict({**model.config.to_dict(), **cfg.model}))
+            model.load_state_dict(weights)
     model.to(device).train()
     opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     step, best, history = 0, -1.0, []

@@ -20,6 +20,7 @@ import torch.multiprocessing as mp
 
 from tiny_data import TINY_MODEL
 from phalar_metric.config import PhaLarConfig
+from phalar_metric.hub import load_pretrained
 from phalar_metric.model import PhaLar
 from training import train
 from training.loss import info_nce, pairwise_margin
@@ -239,3 +240,16 @@ def test_pitch_pair_weight_adds_the_margin_of_each_transposed_target_to_its_own_
                                torch.device("cpu"))
     margin = pairwise_margin(torch.stack([scores[2, 2], scores[0, 0]]), torch.stack([extra[2, 0], extra[0, 1]]))
     assert torch.isclose(weighted, plain + 0.5 * margin)
+
+
+def test_model_overrides_apply_to_the_config_of_init_from_weights(rendered_root: Path, tmp_path: Path) -> None:
+    """`--model` with weights to start from: their config with the overrides (here a sharper
+    CQT), their parameters; max_steps 0 validates the start only."""
+    train.main(train_args(rendered_root, tmp_path / "first", 1))
+    start = tmp_path / "first" / "best"
+    train.main(train_args(rendered_root, tmp_path / "next", 0, init_from=str(start), model={"filter_scale": 2.0}))
+    before, after = (load_pretrained(folder) for folder in (start, tmp_path / "next" / "best"))
+    assert before.config.filter_scale == 1.0 and after.config.filter_scale == 2.0
+    assert dataclasses.replace(after.config, filter_scale=1.0) == before.config
+    for name, value in before.state_dict().items():
+        assert torch.equal(value, after.state_dict()[name]), name
