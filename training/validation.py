@@ -1,9 +1,12 @@
 """Fixed validation sets (unseen songs, unseen timbres) and their metrics: acc@K, hard@8, and
-two validity checks of the pairs themselves: `pitch`, the share of pitched pairs whose context
+validity checks of the pairs themselves: `pitch`, the share of pitched pairs whose context
 scores its true target above that target transposed by 1-11 semitones (both spectrograms from
 `TransposedCQT`, as the harmonic negatives of training are made), `pitch_1st` the same for a
-transposition by one semitone up or down (the hardest, and what 0.2.0 hears least), and
-`noise`, the share of pairs scoring the true target above white noise of the target's RMS."""
+transposition by one semitone up or down (the hardest, and what 0.2.0 hears least),
+`pitch_min` the lowest such share over the eleven intervals 1-11 semitones, each tried on the
+same PITCH_MIN_PAIRS pitched pairs drawn at random (0.3.0 hears ±4 and ±8 least, which a
+random interval rarely shows), and `noise`, the share of pairs scoring the true target above
+white noise of the target's RMS."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from phalar_metric.embedding import embed_windows, window_scores
 from phalar_metric.model import PhaLar
 
 from .eval_windows import every_window_pairs
-from .negatives import TransposedCQT, draw_transpositions, semitone_bins
+from .negatives import MAX_SEMITONES, TransposedCQT, draw_transpositions, semitone_bins
 from .retrieval_metrics import accuracy_at_k, hard_accuracy
 from .sampler import Batch, PairSampler
 from .sources import Song, load_songs
@@ -26,6 +29,7 @@ SPLITS = ("val", "val_timbre")  # unseen songs and works; the same songs with Ti
 OOD_SPLIT = "ood"  # unseen human-composed music with TimGM6mb: few songs, so every window
 KS = (2, 8, 16, 64)
 HARD_GROUP = 8  # hard@8: the true target among 8 windows of the same song
+PITCH_MIN_PAIRS = 128  # pitched pairs per split that `pitch_min` transposes by every interval (or all)
 
 
 def eval_pairs(songs: list[Song], window: int, n_pairs: int, n_groups: int, seed: int = 1234) -> tuple[Batch, Batch]:
@@ -52,11 +56,11 @@ def _embed_and_score(model: PhaLar, batch: Batch) -> tuple[torch.Tensor, torch.T
 @torch.inference_mode()
 def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.Tensor,
                     seed: int = 4321) -> dict[str, float]:
-    """{"noise": ..., "pitch": ..., "pitch_1st": ...} (module docstring) over every pair of
-    `batch`, given its context embeddings `ex` `[B, out_dim]` and true-pair scores `true`
-    `[B]`; "pitch" and "pitch_1st" only where `semitone_bins` is not 0 and some pair is
-    pitched. Runs in eval mode (restored after); deterministic in `seed`. The noise has unit
-    RMS: the front-end is gain-invariant."""
+    """{"noise": ..., "pitch": ..., "pitch_1st": ..., "pitch_min": ...} (module docstring) over
+    every pair of `batch` (`pitch_min`: PITCH_MIN_PAIRS of its pitched pairs), given its
+    context embeddings `ex` `[B, out_dim]` and true-pair scores `true` `[B]`; the pitch checks
+    only where `semitone_bins` is not 0 and some pair is pitched. Runs in eval mode (restored
+    after); deterministic in `seed`. The noise has unit RMS: the front-end is gain-invariant."""
     was_training = model.training
     model.eval()
     try:
@@ -79,9 +83,29 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
             own = window_scores(model, ex[idx], torch.cat(embs["own"]))
             for name in ("pitch", "pitch_1st"):
                 out[name] = _share_above(own, window_scores(model, ex[idx], torch.cat(embs[name])))
+            out["pitch_min"] = _lowest_interval_share(model, transposer, pitched, ex[idx], own, rng, bins_per_semitone)
         return out
     finally:
         model.train(was_training)
+
+
+def _lowest_interval_share(model: PhaLar, transposer: TransposedCQT, targets: torch.Tensor, ex: torch.Tensor,
+                           own: torch.Tensor, rng: np.random.Generator, bins_per_semitone: int) -> float:
+    """The lowest share, over the intervals 1..MAX_SEMITONES semitones, of PITCH_MIN_PAIRS pairs
+    drawn from `targets` `[P, samples]` (contexts `ex` `[P, out_dim]`, true scores `own` `[P]`)
+    whose true score beats the target transposed by that interval, its sign drawn per pair."""
+    pick = torch.as_tensor(np.sort(rng.choice(len(targets), min(len(targets), PITCH_MIN_PAIRS), replace=False)),
+                           device=ex.device)
+    signs = torch.as_tensor(rng.choice([-1, 1], size=(MAX_SEMITONES, len(pick))), device=ex.device)
+    scores: list[list[torch.Tensor]] = [[] for _ in range(MAX_SEMITONES)]
+    for j in range(0, len(pick), 64):
+        rows = pick[j : j + 64]
+        mag = transposer.magnitude(targets[rows])
+        for k in range(MAX_SEMITONES):
+            spec = transposer.crop(mag, signs[k, j : j + 64] * (k + 1) * bins_per_semitone)
+            scores[k].append(window_scores(model, ex[rows], model.embed_spectrogram(spec)))
+    shares = [_share_above(own[pick], torch.cat(per_interval)) for per_interval in scores]
+    return min(shares)
 
 
 def _share_above(true: torch.Tensor, negative: torch.Tensor) -> float:
@@ -114,14 +138,14 @@ class ValidationSet:
 
     def metric_names(self, config: PhaLarConfig) -> set[str]:
         """The keys `evaluate` returns for a model of `config`."""
-        checks = ("noise", "pitch", "pitch_1st") if semitone_bins(config) else ("noise",)
+        checks = ("noise", "pitch", "pitch_1st", "pitch_min") if semitone_bins(config) else ("noise",)
         return {f"{split}/{name}" for split, (pairs, _) in self.sets.items()
                 for name in (*(f"acc@{k}" for k in KS), f"hard@{HARD_GROUP}", *checks)
                 if not name.startswith("pitch") or pairs.pitched.any()}
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
-        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ..., "val/pitch_1st": ...,
-        "val_timbre/...": ...}: the keys of `metric_names` (no pitch checks without `semitone_bins`)."""
+        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ...,
+        "val/pitch_1st": ..., "val/pitch_min": ..., "val_timbre/...": ...}: the keys of `metric_names` (no pitch checks without `semitone_bins`)."""
         model.eval()
         out = {}
         for split, (pairs, groups) in self.sets.items():

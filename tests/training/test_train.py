@@ -253,3 +253,20 @@ def test_model_overrides_apply_to_the_config_of_init_from_weights(rendered_root:
     assert dataclasses.replace(after.config, filter_scale=1.0) == before.config
     for name, value in before.state_dict().items():
         assert torch.equal(value, after.state_dict()[name]), name
+
+
+def test_pitch_copies_repeat_each_chosen_target_with_its_own_intervals() -> None:
+    """With `pitch_copies=3` every pitched target appears three times in `pitch_idx`, each
+    copy with a transposition of ±1..11 semitones; with 1 the draw is the default's, and fewer
+    than 1 is refused."""
+    config = PhaLarConfig(**TINY_MODEL)
+    pitched = np.array([True, False, True, True])
+    batch = types.SimpleNamespace(target=np.zeros((4, 16000), np.float32), pitched=pitched)
+    draw = lambda **kw: train.draw_negatives(np.random.default_rng(5), batch, train.TrainConfig(**kw), config)
+    one, three = draw(), draw(pitch_copies=3)
+    assert list(one["pitch_idx"]) == [0, 2, 3] and list(three["pitch_idx"]) == [0, 0, 0, 2, 2, 2, 3, 3, 3]
+    assert len(three["pitch_bins"]) == 9 and set(np.abs(three["pitch_bins"])) <= set(range(1, 12))
+    assert len(set(three["pitch_bins"].tolist())) > 1  # drawn per copy, not one interval repeated
+    assert np.array_equal(one["pitch_bins"], draw(pitch_copies=1)["pitch_bins"])
+    with pytest.raises(ValueError, match="pitch_copies"):
+        draw(pitch_copies=0)

@@ -33,7 +33,7 @@ def test_evaluate_reports_every_split_and_k(rendered_root: Path) -> None:
     metrics = ValidationSet.build(str(rendered_root), 16000, n_pairs=100, n_groups=1).evaluate(model)
     splits = (*SPLITS, OOD_SPLIT)  # the fixture's cache has the ood split too (every window)
     expected = {f"{s}/acc@{k}" for s in splits for k in KS} | {f"{s}/hard@{HARD_GROUP}" for s in splits}
-    expected |= {f"{s}/{check}" for s in splits for check in ("pitch", "pitch_1st", "noise")}  # pitched stems
+    expected |= {f"{s}/{check}" for s in splits for check in ("pitch", "pitch_1st", "pitch_min", "noise")}  # pitched
     assert set(metrics) == expected and all(0.0 <= v <= 1.0 for v in metrics.values())
     assert not model.training  # evaluated in eval mode
 
@@ -99,11 +99,35 @@ def test_validity_checks_match_a_direct_computation(val_pairs: Batch) -> None:
     assert _checks(model.train(), val_pairs) == checks and model.training  # eval inside, mode restored
 
 
+def test_pitch_min_is_the_lowest_share_over_every_interval(val_pairs: Batch,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every pitched pair in the draw, `pitch_min` is the lowest, over the intervals
+    1..11, of the share of pairs whose target beats itself transposed by that interval (either
+    sign per pair: both are recomputed here and the share must lie between their extremes)."""
+    torch.manual_seed(0)
+    model = PhaLar(PhaLarConfig(**TINY_MODEL)).eval()
+    checks = _checks(model, val_pairs)
+    idx = np.flatnonzero(val_pairs.pitched)
+    transposer = TransposedCQT(model.config)
+    with torch.inference_mode():
+        ex = model.embed(torch.from_numpy(val_pairs.context[idx]))
+        target = torch.from_numpy(val_pairs.target[idx])
+        embed = lambda shift: model.embed_spectrogram(transposer(target, torch.full((idx.size,), shift)))
+        own = model.score(ex, embed(0)).diagonal()
+        wins = {k: (own > model.score(ex, embed(k)).diagonal()).double() for k in range(-11, 12) if k}
+    per_interval_lo = [float(torch.minimum(wins[k], wins[-k]).mean()) for k in range(1, 12)]
+    per_interval_hi = [float(torch.maximum(wins[k], wins[-k]).mean()) for k in range(1, 12)]
+    assert min(per_interval_lo) - 1e-9 <= checks["pitch_min"] <= min(per_interval_hi) + 1e-9
+    monkeypatch.setattr("training.validation.PITCH_MIN_PAIRS", 2)  # a draw of two pairs: shares in halves
+    assert _checks(model, val_pairs)["pitch_min"] in (0.0, 0.5, 1.0)
+
+
 def test_pitch_needs_pitched_pairs_and_a_semitone_cqt(val_pairs: Batch) -> None:
     unpitched = dataclasses.replace(val_pairs, pitched=np.zeros_like(val_pairs.pitched))
     for overrides, pairs, keys in (({}, unpitched, {"noise"}), ({"frontend": "mel"}, val_pairs, {"noise"}),
                                    ({"bins_per_octave": 18, "n_bins": 54}, val_pairs, {"noise"}),
-                                   ({"bins_per_octave": 24, "n_bins": 72}, val_pairs, {"noise", "pitch", "pitch_1st"})):
+                                   ({"bins_per_octave": 24, "n_bins": 72}, val_pairs,
+                                    {"noise", "pitch", "pitch_1st", "pitch_min"})):
         torch.manual_seed(0)
         model = PhaLar(PhaLarConfig(**{**TINY_MODEL, **overrides})).eval()
         assert set(_checks(model, pairs)) == keys, overrides
