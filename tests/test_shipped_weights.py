@@ -17,6 +17,7 @@ import pytest
 from phalar_metric import PhaLarScore
 from phalar_metric.config import PhaLarConfig
 from phalar_metric.hub import CHECKSUMS_NAME, CONFIG_NAME, WEIGHTS_NAME, default_weights_dir
+from phalar_metric.provenance import __version__
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # The least score gap between consecutive examples in the ranking, the target of issue 12.
@@ -76,3 +77,15 @@ def test_aligned_ranks_first_by_the_gap(scores: dict[str, float]) -> None:
                                        "(-2.600 vs -0.199); new weights (issue 12) must fix it")
 def test_shifted_ranks_above_unrelated_by_the_gap(scores: dict[str, float]) -> None:
     assert scores["shifted"] - scores["unrelated"] >= MIN_GAP, scores
+
+
+def test_the_readme_shows_the_score_commands_first_line(scores: dict[str, float]) -> None:
+    """README.md quotes the first JSON line of its score command: it must be the shipped
+    weights' (their checksum, this package version) and their score of the aligned pair."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    quoted = text.split("With the shipped weights the first line is\n\n", 1)[1].split("\n", 1)[0].strip()
+    record = json.loads(quoted)
+    checksums = json.loads((default_weights_dir() / CHECKSUMS_NAME).read_text())
+    assert record["weights_sha256"] == checksums[WEIGHTS_NAME]
+    assert record["phalar_version"] == __version__ and record["label"] == "aligned"
+    assert record["score"] == pytest.approx(scores["aligned"], rel=1e-6)

@@ -11,6 +11,9 @@
   rather than echoes this operation.
 - Tempo: the true target time-stretched by a few percent about a random anchor frame
   (`stretch_spec`: linear interpolation along frames, pitch kept).
+- Not a negative: with `draw_pair_shifts`, a share of the pairs move whole (context and target
+  by one interval), so that a transposed spectrogram is no cue by itself; only the interval
+  between target and context is.
 - Degenerate (`degenerate_clips`): digital silence, near-silence, white and pink noise at
   random levels, click trains at random tempi.
 All of them enter the InfoNCE as extra candidate columns that are never positives.
@@ -114,6 +117,22 @@ def draw_transpositions(rng: np.random.Generator, n: int, bins_per_semitone: int
         small = rng.random(n) < small_p
         semitones[small] = np.sign(semitones[small]) * rng.integers(1, SMALL_SEMITONES + 1, size=int(small.sum()))
     return semitones * bins_per_semitone
+
+
+PAIR_SEMITONES = 5  # whole pairs transpose by ±1..PAIR_SEMITONES semitones
+
+
+def draw_pair_shifts(rng: np.random.Generator, b: int, p: float, pitch_idx: np.ndarray, pitch_bins: np.ndarray,
+                     bins_per_semitone: int) -> tuple[np.ndarray, np.ndarray]:
+    """`[b]` bin shifts, ±1..PAIR_SEMITONES semitones for a share `p` of the pairs (else 0), and
+    `pitch_bins` with the sign of a transposed target flipped where its pair's shift plus its
+    own would pass MAX_SEMITONES (the widened CQT's reach; the interval between the target and
+    its context is kept)."""
+    shift = rng.integers(1, PAIR_SEMITONES + 1, size=b) * rng.choice([-1, 1], size=b) * (rng.random(b) < p)
+    shift = shift * bins_per_semitone
+    total = shift[pitch_idx] + pitch_bins
+    flipped = np.where(np.abs(total) > MAX_SEMITONES * bins_per_semitone, -pitch_bins, pitch_bins)
+    return shift, flipped
 
 
 def draw_stretches(rng: np.random.Generator, n: int, n_frames: int, lo: float = 0.03,

@@ -41,8 +41,8 @@ from phalar_metric.model import PhaLar, count_parameters
 
 from .config_args import parse_overrides
 from .loss import info_nce, pairwise_margin
-from .negatives import (TransposedCQT, degenerate_clips, draw_stretches, draw_transpositions, semitone_bins,
-                        stretch_spec)
+from .negatives import (TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions,
+                        semitone_bins, stretch_spec)
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
 from .validation import ValidationSet, selection_value
@@ -73,6 +73,7 @@ class TrainConfig:
     pitch_neg_p: float = 1.0  # share of pitched targets that also appear transposed by 1-11 semitones (0 before 0.2.0)
     pitch_copies: int = 1  # transposed copies per chosen target, each by its own interval (1 before 0.4.0)
     pitch_small_p: float = 0.0  # share of those transpositions drawn from ±1-2 semitones instead of all of ±1-11
+    pair_shift_p: float = 0.0  # share of pairs whose context and target both move by one interval of ±1-5 semitones
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                     if all(name in h for name in cfg.select_on.split("+"))), default=-1.0)
     raw_model = model
     # what DDP wraps: the forward with the extra negatives
-    model = ContrastiveStep(raw_model, harmonic=cfg.pitch_neg_p > 0)
+    model = ContrastiveStep(raw_model, harmonic=cfg.pitch_neg_p > 0 or cfg.pair_shift_p > 0)
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model)
     if master:
@@ -219,7 +220,9 @@ class ContrastiveStep(torch.nn.Module):
 
     `forward(context, target, negatives)`: `context`, `target` `[B, samples]`; `negatives` a
     dict of `pitch_idx` `[P]` (targets to transpose) with `pitch_bins` `[P]`, `tempo_idx`
-    `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, and `degenerate` `[M, samples]` clips.
+    `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, `degenerate` `[M, samples]` clips and,
+    optionally, `pair_bins` `[B]`: each pair's context and target both transposed by it (a
+    transposed target's shift is added to its pair's).
     Returns the `[B, B]` scores and the `[B, P + Q + M]` scores of the contexts against the
     negatives. Every clip goes through a front-end once and the backbone in one batch. With
     `harmonic` (harmonic negatives on, and a config that allows them: `semitone_bins`), the
@@ -241,11 +244,20 @@ class ContrastiveStep(torch.nn.Module):
             contexts, targets, degenerate = spec[:b], spec[b : 2 * b], spec[2 * b :]
             transposed = targets[:0]
         else:
-            spec = self.model.frontend(torch.cat([context, negatives["degenerate"]]))  # [B + M, F, T]
-            contexts, degenerate = spec[:b], spec[b:]
-            mag = self.transposer.magnitude(target)
-            targets = self.transposer.crop(mag, torch.zeros(b, dtype=torch.long, device=mag.device))
-            transposed = self.transposer.crop(mag[negatives["pitch_idx"]], negatives["pitch_bins"])
+            if "pair_bins" in negatives:  # contexts transposed with their targets: both from the widened CQT
+                pair = negatives["pair_bins"]
+                mag = self.transposer.magnitude(torch.cat([context, target]))
+                contexts, mag = self.transposer.crop(mag[:b], pair), mag[b:]
+                degenerate = (self.model.frontend(negatives["degenerate"]) if len(negatives["degenerate"])
+                              else contexts[:0])
+            else:
+                spec = self.model.frontend(torch.cat([context, negatives["degenerate"]]))  # [B + M, F, T]
+                contexts, degenerate = spec[:b], spec[b:]
+                mag = self.transposer.magnitude(target)
+                pair = torch.zeros(b, dtype=torch.long, device=mag.device)
+            targets = self.transposer.crop(mag, pair)
+            idx = negatives["pitch_idx"]
+            transposed = self.transposer.crop(mag[idx], pair[idx] + negatives["pitch_bins"])
         specs = [contexts, targets, transposed,
                  stretch_spec(targets[negatives["tempo_idx"]], negatives["tempo_rate"], negatives["tempo_anchor"]),
                  degenerate]
@@ -269,9 +281,13 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
         pitch_idx = pitch_idx[:0]
     pitch_idx = np.repeat(pitch_idx, cfg.pitch_copies)  # draws nothing more when 1: the same negatives as before
     pitch_bins = draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1), cfg.pitch_small_p)
-    return {"pitch_idx": pitch_idx, "pitch_bins": pitch_bins,
-            "tempo_idx": tempo_idx, "tempo_rate": rate.astype(np.float32), "tempo_anchor": anchor,
-            "degenerate": degenerate_clips(rng, cfg.n_degenerate, samples, config.sample_rate)}
+    out = {"pitch_idx": pitch_idx, "pitch_bins": pitch_bins,
+           "tempo_idx": tempo_idx, "tempo_rate": rate.astype(np.float32), "tempo_anchor": anchor,
+           "degenerate": degenerate_clips(rng, cfg.n_degenerate, samples, config.sample_rate)}
+    if cfg.pair_shift_p > 0 and bins_per_semitone:  # draws nothing more when 0: the same negatives as before
+        out["pair_bins"], out["pitch_bins"] = draw_pair_shifts(rng, b, cfg.pair_shift_p, pitch_idx, pitch_bins,
+                                                               bins_per_semitone)
+    return out
 
 
 def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndarray], cfg: TrainConfig,

@@ -11,8 +11,9 @@ from phalar_metric.config import tiny_config
 from phalar_metric.frontend import Frontend
 from phalar_metric.model import PhaLar
 from training.loss import info_nce
-from training.negatives import (DEGENERATE_KINDS, MAX_SEMITONES, TransposedCQT, click_train, degenerate_clips,
-                                draw_stretches, draw_transpositions, pink_noise, stretch_spec)
+from training.negatives import (DEGENERATE_KINDS, MAX_SEMITONES, PAIR_SEMITONES, TransposedCQT, click_train,
+                                degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions, pink_noise,
+                                stretch_spec)
 from training.train import ContrastiveStep
 
 RATE = 16000
@@ -139,3 +140,39 @@ def test_small_p_draws_small_intervals_and_zero_keeps_the_old_draws() -> None:
     assert set(np.abs(draw_transpositions(np.random.default_rng(2), 200, 1, 1.0))) == {1, 2}
     with pytest.raises(ValueError, match="small_p"):
         draw_transpositions(np.random.default_rng(0), 3, 1, 1.5)
+
+
+def test_contrastive_step_moves_a_shifted_pair_whole() -> None:
+    """With `pair_bins` the contexts, too, come from the widened CQT, each shifted with its
+    target; a transposed target is shifted by its pair's bins plus its own."""
+    torch.manual_seed(0)
+    model = PhaLar(tiny_config()).eval()
+    rng = np.random.default_rng(1)
+    context, target = (torch.from_numpy(rng.standard_normal((3, RATE)).astype(np.float32)) for _ in range(2))
+    none = torch.zeros(0, dtype=torch.long)
+    pair = torch.tensor([2, 0, -3])
+    negatives = {"pitch_idx": torch.tensor([0, 2]), "pitch_bins": torch.tensor([4, 5]), "tempo_idx": none,
+                 "tempo_rate": torch.zeros(0), "tempo_anchor": none, "degenerate": torch.zeros(1, RATE),
+                 "pair_bins": pair}
+    step = ContrastiveStep(model)
+    with torch.no_grad():
+        scores, extra = step(context, target, negatives)
+        ex = model.embed_spectrogram(step.transposer(context, pair))
+        own = model.embed_spectrogram(step.transposer(target, pair))
+        shifted = model.embed_spectrogram(step.transposer(target[[0, 2]], torch.tensor([6, 2])))
+        silence = model.embed_spectrogram(model.frontend(torch.zeros(1, RATE)))
+        assert torch.allclose(scores, model.score(ex, own), atol=1e-4)
+        assert torch.allclose(extra, model.score(ex, torch.cat([shifted, silence])), atol=1e-4)
+
+
+def test_pair_shifts_are_in_range_and_keep_each_negative_within_reach() -> None:
+    """A share p of the pairs move by ±1..PAIR_SEMITONES semitones; a transposed target whose
+    total shift would pass MAX_SEMITONES flips its interval's sign (the interval is kept)."""
+    idx = np.repeat(np.arange(400), 2)
+    bins = draw_transpositions(np.random.default_rng(0), len(idx), 2)
+    shift, flipped = draw_pair_shifts(np.random.default_rng(1), 400, 0.5, idx, bins, 2)
+    assert set(np.abs(shift[shift != 0])) == set(range(2, 2 * PAIR_SEMITONES + 1, 2))
+    assert abs(np.mean(shift != 0) - 0.5) < 0.08
+    assert np.array_equal(np.abs(flipped), np.abs(bins)) and (flipped != bins).any()
+    assert np.abs(shift[idx] + flipped).max() <= 2 * MAX_SEMITONES
+    assert not draw_pair_shifts(np.random.default_rng(1), 400, 0.0, idx, bins, 2)[0].any()

@@ -270,3 +270,19 @@ def test_pitch_copies_repeat_each_chosen_target_with_its_own_intervals() -> None
     assert np.array_equal(one["pitch_bins"], draw(pitch_copies=1)["pitch_bins"])
     with pytest.raises(ValueError, match="pitch_copies"):
         draw(pitch_copies=0)
+
+
+def test_pair_shift_p_adds_pair_bins_and_zero_keeps_the_draws() -> None:
+    config = PhaLarConfig(**TINY_MODEL)
+    batch = types.SimpleNamespace(target=np.zeros((6, 16000), np.float32), pitched=np.ones(6, bool))
+    draw = lambda **kw: train.draw_negatives(np.random.default_rng(3), batch, train.TrainConfig(**kw), config)
+    plain, shifted = draw(), draw(pair_shift_p=1.0)
+    assert "pair_bins" not in plain and len(shifted["pair_bins"]) == 6 and shifted["pair_bins"].all()
+    assert np.array_equal(np.abs(plain["pitch_bins"]), np.abs(shifted["pitch_bins"]))
+    assert np.array_equal(plain["degenerate"], shifted["degenerate"])  # drawn after everything else
+
+
+def test_a_run_with_whole_pairs_shifted_and_two_copies_trains(rendered_root: Path, tmp_path: Path) -> None:
+    train.main(train_args(rendered_root, tmp_path / "run", 2, pair_shift_p=0.5, pitch_copies=2))
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    assert len(rows) == 2 and all(math.isfinite(float(r.split(",")[1])) for r in rows)
