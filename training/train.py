@@ -71,7 +71,7 @@ class TrainConfig:
     saturate_p: float = 0.15
     humanise_p: float = 0.3
     pitch_neg_p: float = 1.0  # share of pitched targets that also appear transposed by 1-11 semitones (0 before 0.2.0)
-    pitch_copies: int = 1  # transposed copies per chosen target, each by its own interval (1 before 0.4.0)
+    pitch_copies: int = 1  # transposed copies per chosen target, each by its own interval (1 before run pc2)
     pitch_small_p: float = 0.0  # share of those transpositions drawn from ±1-2 semitones instead of all of ±1-11
     pair_shift_p: float = 0.0  # share of pairs whose context and target both move by one interval of ±1-5 semitones
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
@@ -269,7 +269,7 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
     """The step's extra negatives (see `ContrastiveStep`): `pitch_neg_p` of the pitched targets,
     each `pitch_copies` times transposed by ±1-11 semitones drawn independently (`pitch_small_p`
     of them by ±1-2), `tempo_neg_p` of all targets stretched by 3-8%, and `n_degenerate`
-    degenerate clips."""
+    degenerate clips; with `pair_shift_p`, each pair's shift as `pair_bins` (`draw_pair_shifts`)."""
     b, samples = batch.target.shape
     if cfg.pitch_copies < 1:
         raise ValueError(f"`pitch_copies` must be at least 1, got {cfg.pitch_copies}")
