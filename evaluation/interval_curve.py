@@ -21,14 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from phalar_metric.embedding import embed_windows, window_scores
+from phalar_metric.embedding import embed_windows
 from phalar_metric.model import PhaLar
 from training.eval_windows import every_window_pairs
 from training.negatives import MAX_SEMITONES, TransposedCQT, semitone_bins
 from training.sampler import Batch
-from training.validation import HARD_GROUP
+from training.sources.base import SAMPLE_RATE
+from training.validation import HARD_GROUP, transposed_scores
 
-from .report import Parser, add_run_args, fatal, load_model, markdown_table, songs_from, write_outputs
+from .report import Parser, add_model_args, add_run_args, fatal, load_models, markdown_table, songs_from, write_outputs
 
 PROG = "python -m evaluation.interval_curve"
 INTERVALS = tuple(k for k in range(-MAX_SEMITONES, MAX_SEMITONES + 1) if k)
@@ -37,9 +38,8 @@ INTERVALS = tuple(k for k in range(-MAX_SEMITONES, MAX_SEMITONES + 1) if k)
 def get_parser() -> argparse.ArgumentParser:
     """The command's arguments."""
     p = Parser(prog=PROG, description="Score and win rate against transposition interval (trainer's transposition).")
-    p.add_argument("--model", action="append", required=True, help="checkpoint folder, run folder or Hub repo id")
-    p.add_argument("--variant", action="append", default=[], help="a name for each --model (default: --model)")
-    p.add_argument("--source", action="append", required=True, help="rendered:ROOT or NAME:PATH (repeatable)")
+    add_model_args(p)
+    p.set_defaults(no_baseline=True)  # no baseline here: `load_models` then asks for a --model
     p.add_argument("--split", default="ood", help="split of the pairs (default: ood)")
     p.add_argument("--pairs", type=int, default=160, help="pitched pairs drawn (default: 160; fewer if fewer)")
     p.add_argument("--seed", type=int, default=0, help="seed of the draw (default: 0)")
@@ -56,16 +56,11 @@ def interval_curve(model: PhaLar, pairs: Batch) -> dict[int, dict[str, float | N
     if not per_semitone:
         raise ValueError("interval_curve needs a CQT front-end with a multiple of 12 bins per octave")
     ex = embed_windows(model, pairs.context, batch_size=64)
-    transposer = TransposedCQT(model.config)
-    scores: dict[int, list[torch.Tensor]] = {k: [] for k in (0, *INTERVALS)}
-    for j in range(0, len(ex), 64):
-        mag = transposer.magnitude(torch.as_tensor(pairs.target[j : j + 64]))
-        for k in scores:
-            spec = transposer.crop(mag, torch.full((len(mag),), k * per_semitone))
-            scores[k].append(window_scores(model, ex[j : j + 64], model.embed_spectrogram(spec)))
-    s = {k: torch.cat(v) for k, v in scores.items()}
-    out: dict[int, dict[str, float | None]] = {0: {"mean": float(s[0].mean()), "share": None}}
-    out.update({k: {"mean": float(s[k].mean()), "share": float((s[0] > s[k]).double().mean())} for k in INTERVALS})
+    shifts = torch.tensor([0, *INTERVALS])[:, None].expand(-1, len(ex)) * per_semitone
+    own, *transposed = transposed_scores(model, TransposedCQT(model.config), torch.as_tensor(pairs.target), ex, shifts)
+    out: dict[int, dict[str, float | None]] = {0: {"mean": float(own.mean()), "share": None}}
+    out.update({k: {"mean": float(t.mean()), "share": float((own > t).double().mean())}
+                for k, t in zip(INTERVALS, transposed)})
     return out
 
 
@@ -82,19 +77,15 @@ def main(argv: list[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
     try:
         torch.set_num_threads(args.threads)
-        names = args.variant or args.model
-        if len(names) != len(args.model):
-            raise ValueError(f"--variant expects one name per --model ({len(args.model)}), got {len(names)}")
-        models = {name: load_model(spec) for name, spec in zip(names, args.model)}
-        window = next(iter(models.values())).config.window_samples
-        pairs = draw_pitched(every_window_pairs(songs_from(args.source, args.split), window, HARD_GROUP),
-                             args.pairs, args.seed)
+        models, seconds = load_models(args)
+        pairs = draw_pitched(every_window_pairs(songs_from(args.source, args.split), int(round(seconds * SAMPLE_RATE)),
+                                                HARD_GROUP), args.pairs, args.seed)
         curves = {name: interval_curve(model, pairs) for name, model in models.items()}
     except (ValueError, OSError) as e:
         fatal(PROG, str(e))
     result: dict[str, Any] = {"command": " ".join([PROG, *sys.argv[1:]]), "split": args.split,
                               "pairs": len(pairs.context), "seed": args.seed,
-                              "models": dict(zip(names, args.model)), "curves": curves}
+                              "models": dict(zip(models, args.model)), "curves": curves}
     header = ["semitones", *(f"{name} win rate" for name in curves), *(f"{name} mean score" for name in curves)]
     rows = [[f"{k:+d}", *("-" if c[k]["share"] is None else c[k]["share"] for c in curves.values()),
              *(c[k]["mean"] for c in curves.values())]

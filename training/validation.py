@@ -74,15 +74,9 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
             semitone = torch.as_tensor(rng.choice([-1, 1], size=idx.size) * bins_per_semitone, device=ex.device)
             pitched = torch.as_tensor(batch.target[idx], device=ex.device)
             transposer = TransposedCQT(model.config).to(ex.device)
-            embs: dict[str, list[torch.Tensor]] = {"own": [], "pitch": [], "pitch_1st": []}
-            for j in range(0, idx.size, 64):
-                mag = transposer.magnitude(pitched[j : j + 64])
-                for name, shift in (("own", torch.zeros_like(bins[j : j + 64])), ("pitch", bins[j : j + 64]),
-                                    ("pitch_1st", semitone[j : j + 64])):
-                    embs[name].append(model.embed_spectrogram(transposer.crop(mag, shift)))
-            own = window_scores(model, ex[idx], torch.cat(embs["own"]))
-            for name in ("pitch", "pitch_1st"):
-                out[name] = _share_above(own, window_scores(model, ex[idx], torch.cat(embs[name])))
+            own, pitch, first = transposed_scores(model, transposer, pitched, ex[idx],
+                                                  torch.stack([torch.zeros_like(bins), bins, semitone]))
+            out["pitch"], out["pitch_1st"] = _share_above(own, pitch), _share_above(own, first)
             out["pitch_min"] = _lowest_interval_share(model, transposer, pitched, ex[idx], own, rng, bins_per_semitone)
         return out
     finally:
@@ -97,15 +91,25 @@ def _lowest_interval_share(model: PhaLar, transposer: TransposedCQT, targets: to
     pick = torch.as_tensor(np.sort(rng.choice(len(targets), min(len(targets), PITCH_MIN_PAIRS), replace=False)),
                            device=ex.device)
     signs = torch.as_tensor(rng.choice([-1, 1], size=(MAX_SEMITONES, len(pick))), device=ex.device)
-    scores: list[list[torch.Tensor]] = [[] for _ in range(MAX_SEMITONES)]
-    for j in range(0, len(pick), 64):
-        rows = pick[j : j + 64]
-        mag = transposer.magnitude(targets[rows])
-        for k in range(MAX_SEMITONES):
-            spec = transposer.crop(mag, signs[k, j : j + 64] * (k + 1) * bins_per_semitone)
-            scores[k].append(window_scores(model, ex[rows], model.embed_spectrogram(spec)))
-    shares = [_share_above(own[pick], torch.cat(per_interval)) for per_interval in scores]
+    every = signs * torch.arange(1, MAX_SEMITONES + 1, device=ex.device)[:, None] * bins_per_semitone
+    shares = [_share_above(own[pick], scores) for scores in transposed_scores(model, transposer, targets[pick],
+                                                                            ex[pick], every)]
     return min(shares)
+
+
+@torch.inference_mode()
+def transposed_scores(model: PhaLar, transposer: TransposedCQT, targets: torch.Tensor, ex: torch.Tensor,
+                      shifts: torch.Tensor) -> torch.Tensor:
+    """`[K, P]` scores of each context `ex` `[P, out_dim]` against its target `targets`
+    `[P, samples]` shifted by `shifts[k]` `[K, P]` bins (`TransposedCQT`; each target's widened
+    CQT computed once, 64 targets at a time)."""
+    scores: list[list[torch.Tensor]] = [[] for _ in range(len(shifts))]
+    for j in range(0, len(targets), 64):
+        mag = transposer.magnitude(targets[j : j + 64])
+        for k, shift in enumerate(shifts):
+            spec = transposer.crop(mag, shift[j : j + 64])
+            scores[k].append(window_scores(model, ex[j : j + 64], model.embed_spectrogram(spec)))
+    return torch.stack([torch.cat(per_shift) for per_shift in scores])
 
 
 def _share_above(true: torch.Tensor, negative: torch.Tensor) -> float:
@@ -145,7 +149,8 @@ class ValidationSet:
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
         """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ...,
-        "val/pitch_1st": ..., "val/pitch_min": ..., "val_timbre/...": ...}: the keys of `metric_names` (no pitch checks without `semitone_bins`)."""
+        "val/pitch_1st": ..., "val/pitch_min": ..., "val_timbre/...": ...}: the keys of
+        `metric_names` (no pitch checks without `semitone_bins`)."""
         model.eval()
         out = {}
         for split, (pairs, groups) in self.sets.items():
