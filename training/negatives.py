@@ -107,12 +107,22 @@ SMALL_SEMITONES = 2  # the intervals `draw_transpositions` favours with `small_p
 
 
 def draw_transpositions(rng: np.random.Generator, n: int, bins_per_semitone: int = 1,
-                        small_p: float = 0.0) -> np.ndarray:
-    """`[n]` bin shifts of ±1..MAX_SEMITONES semitones: with probability `small_p` uniform over
-    ±1..SMALL_SEMITONES (the intervals hardest to hear), otherwise uniform over all of them."""
+                        small_p: float = 0.0, weights: list[float] | None = None) -> np.ndarray:
+    """`[n]` bin shifts of ±1..MAX_SEMITONES semitones, the sign uniform: with probability
+    `small_p` uniform over ±1..SMALL_SEMITONES (the intervals hardest to hear), otherwise over
+    all of them, uniform or in proportion to `weights` (MAX_SEMITONES non-negative numbers, one
+    per interval 1..MAX_SEMITONES: the intervals a model confuses most can be drawn more)."""
     if not 0.0 <= small_p <= 1.0:
         raise ValueError(f"`small_p` must be in [0, 1], got {small_p}")
-    semitones = rng.integers(1, MAX_SEMITONES + 1, size=n) * rng.choice([-1, 1], size=n)
+    if weights:  # draws nothing else when empty: the same shifts as before `weights` existed
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (MAX_SEMITONES,) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"`weights` must be {MAX_SEMITONES} non-negative numbers (intervals 1..{MAX_SEMITONES} "
+                             f"semitones) with a positive sum, got {list(weights)}")
+        sizes = rng.choice(np.arange(1, MAX_SEMITONES + 1), size=n, p=w / w.sum())
+    else:
+        sizes = rng.integers(1, MAX_SEMITONES + 1, size=n)
+    semitones = sizes * rng.choice([-1, 1], size=n)
     if small_p > 0:  # draws nothing more when 0: the same shifts as before `small_p` existed
         small = rng.random(n) < small_p
         semitones[small] = np.sign(semitones[small]) * rng.integers(1, SMALL_SEMITONES + 1, size=int(small.sum()))

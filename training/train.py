@@ -73,6 +73,7 @@ class TrainConfig:
     pitch_neg_p: float = 1.0  # share of pitched targets that also appear transposed by 1-11 semitones (0 before 0.2.0)
     pitch_copies: int = 1  # transposed copies per chosen target, each by its own interval (1 before run pc2)
     pitch_small_p: float = 0.0  # share of those transpositions drawn from ±1-2 semitones instead of all of ±1-11
+    pitch_interval_weights: list = field(default_factory=list)  # 11 weights of the intervals 1-11 semitones (empty: uniform)
     pair_shift_p: float = 0.0  # share of pairs whose context and target both move by one interval of ±1-5 semitones
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
@@ -268,8 +269,9 @@ class ContrastiveStep(torch.nn.Module):
 def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, config: PhaLarConfig) -> dict[str, np.ndarray]:
     """The step's extra negatives (see `ContrastiveStep`): `pitch_neg_p` of the pitched targets,
     each `pitch_copies` times transposed by ±1-11 semitones drawn independently (`pitch_small_p`
-    of them by ±1-2), `tempo_neg_p` of all targets stretched by 3-8%, and `n_degenerate`
-    degenerate clips; with `pair_shift_p`, each pair's shift as `pair_bins` (`draw_pair_shifts`)."""
+    of them by ±1-2, the rest uniform or by `pitch_interval_weights`), `tempo_neg_p` of all
+    targets stretched by 3-8%, and `n_degenerate` degenerate clips; with `pair_shift_p`, each
+    pair's shift as `pair_bins` (`draw_pair_shifts`)."""
     b, samples = batch.target.shape
     if cfg.pitch_copies < 1:
         raise ValueError(f"`pitch_copies` must be at least 1, got {cfg.pitch_copies}")
@@ -280,7 +282,8 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
     if bins_per_semitone == 0:  # no exact semitone shift (a Mel front-end): no harmonic negatives
         pitch_idx = pitch_idx[:0]
     pitch_idx = np.repeat(pitch_idx, cfg.pitch_copies)  # draws nothing more when 1: the same negatives as before
-    pitch_bins = draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1), cfg.pitch_small_p)
+    pitch_bins = draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1), cfg.pitch_small_p,
+                                     cfg.pitch_interval_weights)
     out = {"pitch_idx": pitch_idx, "pitch_bins": pitch_bins,
            "tempo_idx": tempo_idx, "tempo_rate": rate.astype(np.float32), "tempo_anchor": anchor,
            "degenerate": degenerate_clips(rng, cfg.n_degenerate, samples, config.sample_rate)}

@@ -176,3 +176,16 @@ def test_pair_shifts_are_in_range_and_keep_each_negative_within_reach() -> None:
     assert np.array_equal(np.abs(flipped), np.abs(bins)) and (flipped != bins).any()
     assert np.abs(shift[idx] + flipped).max() <= 2 * MAX_SEMITONES
     assert not draw_pair_shifts(np.random.default_rng(1), 400, 0.0, idx, bins, 2)[0].any()
+
+
+def test_interval_weights_draw_intervals_in_proportion_and_empty_keeps_the_old_draws() -> None:
+    assert np.array_equal(draw_transpositions(np.random.default_rng(0), 300, 1, 0.0, []),
+                          draw_transpositions(np.random.default_rng(0), 300, 1, 0.0))
+    weights = [0.0] * MAX_SEMITONES
+    weights[3], weights[7] = 3.0, 1.0  # ±4 three times as often as ±8, nothing else
+    bins = draw_transpositions(np.random.default_rng(3), 4000, 2, weights=weights)
+    assert set(np.abs(bins)) == {8, 16} and (bins > 0).any() and (bins < 0).any()
+    assert abs(np.mean(np.abs(bins) == 8) - 0.75) < 0.03
+    for bad in ([1.0] * 10, [-1.0] + [1.0] * 10, [0.0] * 11):
+        with pytest.raises(ValueError, match="weights"):
+            draw_transpositions(np.random.default_rng(0), 3, 1, weights=bad)

@@ -23,6 +23,7 @@ from phalar_metric.config import PhaLarConfig
 from phalar_metric.hub import load_pretrained
 from phalar_metric.model import PhaLar
 from training import train
+from training.config_args import parse_overrides
 from training.loss import info_nce, pairwise_margin
 
 REPO = Path(__file__).resolve().parents[2]
@@ -270,6 +271,15 @@ def test_pitch_copies_repeat_each_chosen_target_with_its_own_intervals() -> None
     assert np.array_equal(one["pitch_bins"], draw(pitch_copies=1)["pitch_bins"])
     with pytest.raises(ValueError, match="pitch_copies"):
         draw(pitch_copies=0)
+
+
+def test_pitch_interval_weights_reach_the_draw_from_the_command_line() -> None:
+    """`--pitch_interval_weights=[...]` parses to a list and picks the intervals drawn."""
+    cfg = parse_overrides(train.TrainConfig, ["--pitch_interval_weights=[0,0,0,1,0,0,0,0,0,0,0]", "--pitch_copies=4"])
+    config = PhaLarConfig(**TINY_MODEL)
+    batch = types.SimpleNamespace(target=np.zeros((4, 16000), np.float32), pitched=np.ones(4, bool))
+    negatives = train.draw_negatives(np.random.default_rng(0), batch, cfg, config)
+    assert len(negatives["pitch_bins"]) == 16 and set(np.abs(negatives["pitch_bins"])) == {4}
 
 
 def test_pair_shift_p_adds_pair_bins_and_zero_keeps_the_draws() -> None:
