@@ -10,12 +10,17 @@ shift along frequency, so a transposition reaches the embedding through the proj
 `[embed_dim, channels, n_bins]` of `SpectralPooling` alone: a component of `W` that repeats
 every `p` bins cannot tell a target from the same target transposed by `p` bins. The table
 gives, per model, the share of `W`'s energy in its DFT along the frequency bins (over every
-output and channel) at 0 and at the periods of the pitch classes: 12, 6, 4, 3, 2.4 and 2
-semitones. 0.3.0 holds 3.2% of its energy at a period of 4 semitones (0.2.0: 1.9%), and its
-interval curve shows the matching blind spot at ±4 and ±8 semitones (docs/results).
-`--remove P --out DIR` writes a copy of the first model whose `W` has the DFT bins nearest a
-period of P semitones, and their neighbours, set to 0: run `evaluation.interval_curve` on it
-to see what that component did.
+output and channel) at 0 (the sum over frequency) and around the periods of the pitch
+classes, 12, 6, 4, 3, 2.4 and 2 semitones: the DFT bin nearest each period and its two
+neighbours, the bins `--remove` sets to 0, and in brackets how much of that share stands above
+the bins around it (`above_neighbours`: W's spectrum falls smoothly with frequency, so a
+period the network relies on shows as a peak). 0.3.0 holds 0.067 around a period of 4
+semitones, 0.036 of it above its neighbours (0.2.0: 0.044 and 0.013; every other period within
+0.011 of its neighbours; docs/results/pooling_spectrum.md), and its interval curve has the
+matching blind spot at ±4 and ±8 semitones, which a copy without that period does not have
+(docs/results/interval_curve_ood_no_period4.md).
+`--remove P --out DIR` writes a copy of the first model without the period of P semitones;
+run `evaluation.interval_curve` on it to see what that component did.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import torch
 from phalar_metric.hub import save_pretrained
 from phalar_metric.model import PhaLar
 
-from .report import Parser, add_run_args, fatal, load_model, markdown_table, write_outputs
+from .report import (Parser, add_model_args, add_run_args, describe_models, fatal, markdown_table, named_models,
+                     write_outputs)
 
 PROG = "python -m evaluation.pooling_spectrum"
 PERIODS = (12.0, 6.0, 4.0, 3.0, 2.4, 2.0)  # semitones: the harmonics of the pitch-class circle
@@ -39,8 +45,7 @@ PERIODS = (12.0, 6.0, 4.0, 3.0, 2.4, 2.0)  # semitones: the harmonics of the pit
 def get_parser() -> argparse.ArgumentParser:
     """The command's arguments."""
     p = Parser(prog=PROG, description="Energy of the pooling projection along frequency, by period.")
-    p.add_argument("--model", action="append", required=True, help="checkpoint folder (repeatable)")
-    p.add_argument("--variant", action="append", default=[], help="a name for each --model (default: folder name)")
+    add_model_args(p, audio=False)
     p.add_argument("--remove", type=float, help="with --out: the period in semitones to remove from the first model")
     p.add_argument("--out", type=Path, help="folder of the copy without the --remove period")
     add_run_args(p)
@@ -67,20 +72,37 @@ def frequency_spectrum(model: PhaLar) -> torch.Tensor:
 
 
 def period_bin(model: PhaLar, semitones: float) -> int:
-    """The DFT bin nearest a period of `semitones` along the model's frequency bins."""
-    bins_per_semitone = model.config.bins_per_octave / 12
+    """The DFT bin (along the model's frequency bins) nearest a period of `semitones`."""
     if model.config.frontend != "cqt":
         raise ValueError(f"periods in semitones need a CQT front-end, got frontend={model.config.frontend!r}")
-    return int(round(model.config.n_bins / (semitones * bins_per_semitone)))
+    n = model.config.n_bins
+    k = int(round(n / (semitones * model.config.bins_per_octave / 12)))
+    if not 1 <= k <= n // 2:
+        raise ValueError(f"a period of {semitones:g} semitones is not a DFT bin of {n} frequency bins "
+                         f"({model.config.bins_per_octave} per octave)")
+    return k
+
+
+def period_bins(model: PhaLar, semitones: float) -> slice:
+    """The DFT bins around a period of `semitones`: `period_bin` and its neighbours (never bin 0)."""
+    k = period_bin(model, semitones)
+    return slice(max(k - 1, 1), k + 2)
+
+
+def above_neighbours(spectrum: torch.Tensor, window: slice) -> float:
+    """The share of `spectrum` in `window` less what its bins would hold at the median share of
+    the bins 2-5 beyond each end (a smooth spectrum gives about 0, a peak its excess)."""
+    lo, hi = window.start, window.stop
+    around = torch.cat([spectrum[max(lo - 5, 1) : max(lo - 1, 1)], spectrum[hi + 1 : hi + 5]])
+    inside = spectrum[window]
+    return float(inside.sum() - len(inside) * around.median()) if len(around) else float("nan")
 
 
 def without_period(model: PhaLar, semitones: float) -> PhaLar:
-    """A copy of `model` whose `W` has DFT bins `period_bin - 1 .. period_bin + 1` along
-    frequency set to 0."""
-    k = period_bin(model, semitones)
+    """A copy of `model` whose `W` has the DFT bins `period_bins` along frequency set to 0."""
     w = projection(model)
     spectrum = torch.fft.rfft(w, dim=-1)
-    spectrum[..., max(k - 1, 1) : k + 2] = 0
+    spectrum[..., period_bins(model, semitones)] = 0
     copy = PhaLar(model.config)
     copy.load_state_dict(model.state_dict())
     copy.pooling.proj.weight.data.copy_(torch.fft.irfft(spectrum, n=w.shape[-1], dim=-1).reshape_as(
@@ -90,30 +112,32 @@ def without_period(model: PhaLar, semitones: float) -> PhaLar:
 
 def main(argv: list[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
-    names = args.variant or [Path(m).name or m for m in args.model]
-    if len(names) != len(args.model):
-        fatal(PROG, f"--variant expects one name per --model ({len(args.model)}), got {len(names)}")
     if (args.remove is None) != (args.out is None):
         fatal(PROG, "--remove and --out go together")
+    if not args.model:
+        fatal(PROG, "give --model")
+    if args.out is not None and args.out.resolve() == Path(args.model[0]).resolve():
+        fatal(PROG, f"--out {args.out} is the model's own folder: write the copy elsewhere")
     try:
         torch.set_num_threads(args.threads)
-        models = {name: load_model(spec) for name, spec in zip(names, args.model)}
-        shares = {}
+        models = named_models(args)
+        shares, excess = {}, {}
         for name, model in models.items():
             spectrum = frequency_spectrum(model)
             shares[name] = {"0": float(spectrum[0]),
-                            **{f"{p:g}": float(spectrum[period_bin(model, p)]) for p in PERIODS}}
+                            **{f"{p:g}": float(spectrum[period_bins(model, p)].sum()) for p in PERIODS}}
+            excess[name] = {f"{p:g}": above_neighbours(spectrum, period_bins(model, p)) for p in PERIODS}
         if args.out is not None:
-            first = next(iter(models.values()))
-            save_pretrained(without_period(first, args.remove), args.out,
+            save_pretrained(without_period(next(iter(models.values())), args.remove), args.out,
                             model_card=f"{args.model[0]} without the period of {args.remove:g} semitones in W")
     except (ValueError, OSError) as e:
         fatal(PROG, str(e))
-    result: dict[str, Any] = {"command": " ".join([PROG, *sys.argv[1:]]), "models": dict(zip(names, args.model)),
-                              "shares": shares}
-    header = ["period (semitones)", *(f"{name} share" for name in shares)]
-    rows = [["none (sum over frequency)" if key == "0" else key, *(s[key] for s in shares.values())]
-            for key in ("0", *(f"{p:g}" for p in PERIODS))]
+    result: dict[str, Any] = {"command": " ".join([PROG, *sys.argv[1:]]), "models": describe_models(models, args),
+                              "shares": shares, "above_neighbours": excess}
+    header = ["period (semitones)", *(f"{name} share (above neighbours)" for name in shares)]
+    rows = [["none (sum over frequency)", *(f"{s['0']:.4f}" for s in shares.values())]]
+    rows += [[key, *(f"{shares[name][key]:.4f} ({excess[name][key]:+.4f})" for name in shares)]
+             for key in (f"{p:g}" for p in PERIODS)]
     write_outputs(result, markdown_table(header, rows, digits=4), args.json, args.markdown)
 
 

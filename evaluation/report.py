@@ -29,15 +29,17 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", type=Path, help="write the Markdown table here")
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    """`--model` (repeatable), `--variant`, `--revision`, `--source` (repeatable), `--seconds`."""
+def add_model_args(p: argparse.ArgumentParser, audio: bool = True) -> None:
+    """`--model` (repeatable), `--variant`, `--revision`; with `audio`, `--source` (repeatable)
+    and `--seconds`."""
     p.add_argument("--model", action="append", default=[],
                    help="checkpoint folder, run folder or Hub repo id (repeatable)")
     p.add_argument("--variant", action="append", default=[],
                    help="a name for each --model in the table (default: the folder name)")
     p.add_argument("--revision", help="Hub revision of the --model repos")
-    p.add_argument("--source", action="append", required=True, help="rendered:ROOT or NAME:PATH (repeatable)")
-    p.add_argument("--seconds", type=float, help="clip length (default: the first model's window, else 5)")
+    if audio:
+        p.add_argument("--source", action="append", required=True, help="rendered:ROOT or NAME:PATH (repeatable)")
+        p.add_argument("--seconds", type=float, help="clip length (default: the first model's window, else 5)")
 
 
 def add_baseline_args(p: argparse.ArgumentParser) -> None:
@@ -48,21 +50,26 @@ def add_baseline_args(p: argparse.ArgumentParser) -> None:
 
 
 def load_models(args: argparse.Namespace) -> tuple[dict[str, PhaLar], float]:
-    """The `--model` checkpoints by `--variant` name (default: folder name) and the clip
-    length in seconds (`--seconds`, else the first model's window, else 5); every model must
-    embed windows of that length."""
-    names = args.variant or [Path(m).name or m for m in args.model]
-    if len(names) != len(args.model):
-        raise ValueError(f"--variant expects one name per --model ({len(args.model)}), got {len(names)}")
+    """The `--model` checkpoints by `--variant` name (`named_models`) and the clip length in
+    seconds (`--seconds`, else the first model's window, else 5); every model must embed
+    windows of that length."""
     if not args.model and args.no_baseline:
         raise ValueError("nothing to evaluate: give --model, or leave out --no-baseline")
-    models = {name: load_model(spec, args.revision) for name, spec in zip(names, args.model)}
+    models = named_models(args)
     seconds = args.seconds or (next(iter(models.values())).config.window_seconds if models else 5.0)
     for name, model in models.items():
         if model.config.window_samples != int(round(seconds * SAMPLE_RATE)):
             raise ValueError(f"model {name!r} embeds {model.config.window_seconds:g} s windows but the clips are "
                              f"{seconds:g} s (--seconds): evaluate it in a separate run")
     return models, seconds
+
+
+def named_models(args: argparse.Namespace) -> dict[str, PhaLar]:
+    """The `--model` checkpoints (at `--revision`) by `--variant` name (default: folder name)."""
+    names = args.variant or [Path(m).name or m for m in args.model]
+    if len(names) != len(args.model):
+        raise ValueError(f"--variant expects one name per --model ({len(args.model)}), got {len(names)}")
+    return {name: load_model(spec, args.revision) for name, spec in zip(names, args.model)}
 
 
 def describe_models(models: dict[str, PhaLar], args: argparse.Namespace) -> dict[str, Any]:

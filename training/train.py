@@ -73,7 +73,7 @@ class TrainConfig:
     pitch_neg_p: float = 1.0  # share of pitched targets that also appear transposed by 1-11 semitones (0 before 0.2.0)
     pitch_copies: int = 1  # transposed copies per chosen target, each by its own interval (1 before run pc2)
     pitch_small_p: float = 0.0  # share of those transpositions drawn from ±1-2 semitones instead of all of ±1-11
-    pitch_interval_weights: list = field(default_factory=list)  # 11 weights of the intervals 1-11 semitones (empty: uniform)
+    pitch_interval_weights: list = field(default_factory=list)  # weights of the intervals 1-11 semitones ([]: uniform)
     pair_shift_p: float = 0.0  # share of pairs whose context and target both move by one interval of ±1-5 semitones
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
