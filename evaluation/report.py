@@ -13,6 +13,7 @@ from phalar_metric.hub import load_pretrained
 from phalar_metric.model import PhaLar
 from training.sources import Song, load_songs
 from training.sources.base import SAMPLE_RATE
+from training.train import checkpoint_model
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,10 +66,14 @@ def load_models(args: argparse.Namespace) -> tuple[dict[str, PhaLar], float]:
 
 
 def named_models(args: argparse.Namespace) -> dict[str, PhaLar]:
-    """The `--model` checkpoints (at `--revision`) by `--variant` name (default: folder name)."""
-    names = args.variant or [Path(m).name or m for m in args.model]
+    """The `--model` checkpoints (at `--revision`) by `--variant` name (default: the folder's
+    name; for a `ckpt.pt` file, its run folder's name and the file name)."""
+    names = args.variant or [str(Path(*Path(m).parts[-2:])) if m.endswith(".pt") else Path(m).name or m
+                             for m in args.model]
     if len(names) != len(args.model):
         raise ValueError(f"--variant expects one name per --model ({len(args.model)}), got {len(names)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"two --model share a name in {names}: give each a --variant")
     return {name: load_model(spec, args.revision) for name, spec in zip(names, args.model)}
 
 
@@ -80,7 +85,10 @@ def describe_models(models: dict[str, PhaLar], args: argparse.Namespace) -> dict
 
 def load_model(spec: str, revision: str | None = None, device: str | None = None) -> PhaLar:
     """A PhaLar model in eval mode on `device` (default CPU) from a checkpoint folder, a
-    training run folder (its `best/` checkpoint) or a Hugging Face Hub repo id (at `revision`)."""
+    training run folder (its `best/` checkpoint), a trainer's `ckpt.pt` file (the run's latest
+    step) or a Hugging Face Hub repo id (at `revision`)."""
+    if spec.endswith(".pt") and Path(spec).is_file():
+        return checkpoint_model(spec).to(device or "cpu").eval()
     run_best = Path(spec) / "best"
     return load_pretrained(run_best if run_best.is_dir() else spec, revision=revision, device=device)
 

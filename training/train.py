@@ -120,8 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     # ---- model, optimiser, resume
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.exists() else None
     if ckpt is not None:
-        model = PhaLar(PhaLarConfig.from_dict(ckpt["model_config"]))
-        model.load_state_dict(ckpt["model"])
+        model = checkpoint_model(ckpt)
     elif cfg.init_from == "scratch":
         torch.manual_seed(cfg.seed)  # the initial weights, too, are a function of the seed
         model = PhaLar(PhaLarConfig.from_dict(cfg.model))  # ValueError on an unknown key
@@ -334,6 +333,15 @@ def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
     return [{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
             {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
             {"params": score, "weight_decay": cfg.score_weight_decay, "lr_scale": cfg.score_lr_scale}]
+
+
+def checkpoint_model(ckpt: dict | str | Path) -> PhaLar:
+    """The model of a `ckpt.pt` (its loaded dict, or its path), on the CPU in train mode."""
+    if not isinstance(ckpt, dict):
+        ckpt = torch.load(ckpt, map_location="cpu", weights_only=False)
+    model = PhaLar(PhaLarConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["model"])
+    return model
 
 
 def _load_optimizer(opt: torch.optim.Optimizer, state: dict, path: Path) -> None:

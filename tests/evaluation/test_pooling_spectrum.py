@@ -103,3 +103,13 @@ def test_remove_without_out_is_a_one_line_error(tiny_checkpoint: Path, capsys: p
         main(["--model", str(tiny_checkpoint), "--remove", "4"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 1 and "--remove and --out" in err and err.count("\n") == 1
+
+
+def test_reads_a_trainer_checkpoint_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """`--model RUNS/x/ckpt.pt` (any evaluation command's `load_model`): the run's latest step."""
+    model = load_pretrained(tiny_checkpoint)
+    torch.save({"model": model.state_dict(), "model_config": model.config.to_dict(), "step": 7}, tmp_path / "ckpt.pt")
+    main(["--model", str(tmp_path / "ckpt.pt"), "--model", str(tiny_checkpoint), "--variant", "ckpt", "--variant", "hub",
+          "--json", str(tmp_path / "s.json")])
+    shares = json.loads((tmp_path / "s.json").read_text())["shares"]
+    assert shares["ckpt"] == shares["hub"]
