@@ -16,8 +16,8 @@ neighbours, the bins `--remove` sets to 0, and in brackets how much of that shar
 the bins around it (`above_neighbours`: W's spectrum falls smoothly with frequency, so a
 period the network relies on shows as a peak). 0.3.0 holds 0.067 around a period of 4
 semitones, 0.036 of it above its neighbours (0.2.0: 0.044 and 0.013; every other period within
-0.011 of its neighbours; docs/results/pooling_spectrum.md), and its interval curve has the
-matching blind spot at ±4 and ±8 semitones, which a copy without that period does not have
+0.011 of its neighbours; docs/results/pooling_spectrum.md), and it hears ±4 and ±8 semitones
+least; a copy without that period scores ±4 and ±8 as 0.3.0 does and the other intervals lower
 (docs/results/interval_curve_ood_no_period4.md).
 `--remove P --out DIR` writes a copy of the first model without the period of P semitones;
 run `evaluation.interval_curve` on it to see what that component did.
@@ -75,6 +75,8 @@ def period_bin(model: PhaLar, semitones: float) -> int:
     """The DFT bin (along the model's frequency bins) nearest a period of `semitones`."""
     if model.config.frontend != "cqt":
         raise ValueError(f"periods in semitones need a CQT front-end, got frontend={model.config.frontend!r}")
+    if not semitones > 0:
+        raise ValueError(f"a period is a positive number of semitones, got {semitones:g}")
     n = model.config.n_bins
     k = int(round(n / (semitones * model.config.bins_per_octave / 12)))
     if not 1 <= k <= n // 2:
@@ -116,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         fatal(PROG, "--remove and --out go together")
     if not args.model:
         fatal(PROG, "give --model")
-    if args.out is not None and args.out.resolve() == Path(args.model[0]).resolve():
+    source = Path(args.model[0]).resolve()
+    if args.out is not None and args.out.resolve() in (source, source / "best"):
         fatal(PROG, f"--out {args.out} is the model's own folder: write the copy elsewhere")
     try:
         torch.set_num_threads(args.threads)

@@ -34,7 +34,7 @@ def add_model_args(p: argparse.ArgumentParser, audio: bool = True) -> None:
     """`--model` (repeatable), `--variant`, `--revision`; with `audio`, `--source` (repeatable)
     and `--seconds`."""
     p.add_argument("--model", action="append", default=[],
-                   help="checkpoint folder, run folder or Hub repo id (repeatable)")
+                   help="checkpoint folder, run folder, a run's ckpt.pt or Hub repo id (repeatable)")
     p.add_argument("--variant", action="append", default=[],
                    help="a name for each --model in the table (default: the folder name)")
     p.add_argument("--revision", help="Hub revision of the --model repos")
@@ -87,7 +87,9 @@ def load_model(spec: str, revision: str | None = None, device: str | None = None
     """A PhaLar model in eval mode on `device` (default CPU) from a checkpoint folder, a
     training run folder (its `best/` checkpoint), a trainer's `ckpt.pt` file (the run's latest
     step) or a Hugging Face Hub repo id (at `revision`)."""
-    if spec.endswith(".pt") and Path(spec).is_file():
+    if spec.endswith(".pt"):
+        if not Path(spec).is_file():
+            raise FileNotFoundError(f"no trainer checkpoint {spec}")
         return checkpoint_model(spec).to(device or "cpu").eval()
     run_best = Path(spec) / "best"
     return load_pretrained(run_best if run_best.is_dir() else spec, revision=revision, device=device)

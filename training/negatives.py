@@ -106,6 +106,16 @@ def stretch_spec(spec: torch.Tensor, rate: torch.Tensor, anchor: torch.Tensor) -
 SMALL_SEMITONES = 2  # the intervals `draw_transpositions` favours with `small_p`: ±1..2 semitones
 
 
+def interval_probabilities(weights: list[float]) -> np.ndarray:
+    """`[MAX_SEMITONES]` probabilities of the intervals 1..MAX_SEMITONES semitones from their
+    `weights`; ValueError unless there are MAX_SEMITONES non-negative weights with a positive sum."""
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (MAX_SEMITONES,) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"`weights` must be {MAX_SEMITONES} non-negative numbers (intervals 1..{MAX_SEMITONES} "
+                         f"semitones) with a positive sum, got {list(weights)}")
+    return w / w.sum()
+
+
 def draw_transpositions(rng: np.random.Generator, n: int, bins_per_semitone: int = 1,
                         small_p: float = 0.0, weights: list[float] | None = None) -> np.ndarray:
     """`[n]` bin shifts of ±1..MAX_SEMITONES semitones, the sign uniform: with probability
@@ -115,11 +125,7 @@ def draw_transpositions(rng: np.random.Generator, n: int, bins_per_semitone: int
     if not 0.0 <= small_p <= 1.0:
         raise ValueError(f"`small_p` must be in [0, 1], got {small_p}")
     if weights:  # draws nothing else when empty: the same shifts as before `weights` existed
-        w = np.asarray(weights, dtype=float)
-        if w.shape != (MAX_SEMITONES,) or (w < 0).any() or w.sum() <= 0:
-            raise ValueError(f"`weights` must be {MAX_SEMITONES} non-negative numbers (intervals 1..{MAX_SEMITONES} "
-                             f"semitones) with a positive sum, got {list(weights)}")
-        sizes = rng.choice(np.arange(1, MAX_SEMITONES + 1), size=n, p=w / w.sum())
+        sizes = rng.choice(np.arange(1, MAX_SEMITONES + 1), size=n, p=interval_probabilities(weights))
     else:
         sizes = rng.integers(1, MAX_SEMITONES + 1, size=n)
     semitones = sizes * rng.choice([-1, 1], size=n)

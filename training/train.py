@@ -42,7 +42,7 @@ from phalar_metric.model import PhaLar, count_parameters
 from .config_args import parse_overrides
 from .loss import info_nce, pairwise_margin
 from .negatives import (TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions,
-                        semitone_bins, stretch_spec)
+                        interval_probabilities, semitone_bins, stretch_spec)
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
 from .validation import ValidationSet, selection_value
@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    if cfg.pitch_interval_weights:  # a mistyped list fails here, not after the data have loaded
+        interval_probabilities(cfg.pitch_interval_weights)
     if cfg.amp == "auto":
         cfg.amp = "bf16" if has_native_bf16(device) else "none"
     master = rank == 0

@@ -58,6 +58,8 @@ def test_a_period_beyond_the_dft_is_refused() -> None:
     for semitones in (2.0, 80.0):  # bin 18 of 0..17; bin 0
         with pytest.raises(ValueError, match="not a DFT bin"):
             period_bin(model, semitones)
+    with pytest.raises(ValueError, match="positive"):
+        period_bin(model, 0.0)
 
 
 def test_above_neighbours_is_a_peak_s_excess_over_the_bins_around_it() -> None:
@@ -113,3 +115,5 @@ def test_reads_a_trainer_checkpoint_file(tiny_checkpoint: Path, tmp_path: Path) 
           "--json", str(tmp_path / "s.json")])
     shares = json.loads((tmp_path / "s.json").read_text())["shares"]
     assert shares["ckpt"] == shares["hub"]
+    with pytest.raises(SystemExit):  # a missing ckpt.pt is a one-line error, not a Hub lookup
+        main(["--model", str(tmp_path / "missing" / "ckpt.pt")])

@@ -282,6 +282,11 @@ def test_pitch_interval_weights_reach_the_draw_from_the_command_line() -> None:
     assert len(negatives["pitch_bins"]) == 16 and set(np.abs(negatives["pitch_bins"])) == {4}
 
 
+def test_mistyped_interval_weights_stop_the_trainer_before_the_data(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="weights"):
+        train.main([f"--data={tmp_path / 'no_cache'}", f"--out_dir={tmp_path / 'run'}", "--pitch_interval_weights=[1,2]"])
+
+
 def test_pair_shift_p_adds_pair_bins_and_zero_keeps_the_draws() -> None:
     config = PhaLarConfig(**TINY_MODEL)
     batch = types.SimpleNamespace(target=np.zeros((6, 16000), np.float32), pitched=np.ones(6, bool))
