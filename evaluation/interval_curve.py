@@ -27,7 +27,7 @@ from training.eval_windows import every_window_pairs
 from training.negatives import MAX_SEMITONES, TransposedCQT, semitone_bins
 from training.sampler import Batch
 from training.sources.base import SAMPLE_RATE
-from training.validation import HARD_GROUP, transposed_scores
+from training.validation import HARD_GROUP, share_above, transposed_scores
 
 from .report import Parser, add_model_args, add_run_args, fatal, load_models, markdown_table, songs_from, write_outputs
 
@@ -59,7 +59,7 @@ def interval_curve(model: PhaLar, pairs: Batch) -> dict[int, dict[str, float | N
     shifts = torch.tensor([0, *INTERVALS])[:, None].expand(-1, len(ex)) * per_semitone
     own, *transposed = transposed_scores(model, TransposedCQT(model.config), torch.as_tensor(pairs.target), ex, shifts)
     out: dict[int, dict[str, float | None]] = {0: {"mean": float(own.mean()), "share": None}}
-    out.update({k: {"mean": float(t.mean()), "share": float((own > t).double().mean())}
+    out.update({k: {"mean": float(t.mean()), "share": share_above(own, t)}
                 for k, t in zip(INTERVALS, transposed)})
     return out
 

@@ -66,7 +66,7 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
     try:
         rng = np.random.default_rng(seed)
         noise = rng.standard_normal(batch.target.shape).astype(np.float32)
-        out = {"noise": _share_above(true, window_scores(model, ex, embed_windows(model, noise, batch_size=64)))}
+        out = {"noise": share_above(true, window_scores(model, ex, embed_windows(model, noise, batch_size=64)))}
         idx = np.flatnonzero(batch.pitched)
         bins_per_semitone = semitone_bins(model.config)
         if bins_per_semitone and idx.size:
@@ -76,7 +76,7 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
             transposer = TransposedCQT(model.config).to(ex.device)
             own, pitch, first = transposed_scores(model, transposer, pitched, ex[idx],
                                                   torch.stack([torch.zeros_like(bins), bins, semitone]))
-            out["pitch"], out["pitch_1st"] = _share_above(own, pitch), _share_above(own, first)
+            out["pitch"], out["pitch_1st"] = share_above(own, pitch), share_above(own, first)
             out["pitch_min"] = _lowest_interval_share(model, transposer, pitched, ex[idx], own, rng, bins_per_semitone)
         return out
     finally:
@@ -92,7 +92,7 @@ def _lowest_interval_share(model: PhaLar, transposer: TransposedCQT, targets: to
                            device=ex.device)
     signs = torch.as_tensor(rng.choice([-1, 1], size=(MAX_SEMITONES, len(pick))), device=ex.device)
     every = signs * torch.arange(1, MAX_SEMITONES + 1, device=ex.device)[:, None] * bins_per_semitone
-    shares = [_share_above(own[pick], scores) for scores in transposed_scores(model, transposer, targets[pick],
+    shares = [share_above(own[pick], scores) for scores in transposed_scores(model, transposer, targets[pick],
                                                                             ex[pick], every)]
     return min(shares)
 
@@ -112,7 +112,7 @@ def transposed_scores(model: PhaLar, transposer: TransposedCQT, targets: torch.T
     return torch.stack([torch.cat(per_shift) for per_shift in scores])
 
 
-def _share_above(true: torch.Tensor, negative: torch.Tensor) -> float:
+def share_above(true: torch.Tensor, negative: torch.Tensor) -> float:
     """Exact share of rows whose true score is strictly above the negative's `[K]`."""
     return float((true > negative).double().mean())
 
