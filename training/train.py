@@ -11,7 +11,11 @@ the targets (made on the targets' spectrograms inside the forward) and degenerat
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
-`best/` (the best weights so far, in `phalar_metric.hub` format), `log.csv` and `config.json`.
+`best/` (the best weights so far, in `phalar_metric.hub` format), `log.csv`, `val.csv` (the
+validation metrics), `intervals.csv` (their per-interval shares `pitch@k`) and `config.json`.
+With `pitch_interval_adapt`, the intervals of the harmonic negatives are drawn, after each
+validation, by one minus that split's `pitch@k` (`interval_weights_from`; before the first,
+by `pitch_interval_weights`): the draw follows whichever intervals the model hears least.
 Without a checkpoint, `init_from` picks the start: "scratch", "package" (the weights shipped
 in phalar_metric/weights) or a folder written by `phalar_metric.hub.save_pretrained`; a run
 that starts from weights validates them at step 0, so `best/` only moves on an improvement.
@@ -45,7 +49,7 @@ from .negatives import (TransposedCQT, degenerate_clips, draw_pair_shifts, draw_
                         interval_probabilities, semitone_bins, stretch_spec)
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
-from .validation import ValidationSet, selection_value
+from .validation import ValidationSet, interval_weights_from, is_interval_metric, selection_value
 
 
 # ---------------------------------------------------------------- defaults
@@ -74,6 +78,7 @@ class TrainConfig:
     pitch_copies: int = 1  # transposed copies per chosen target, each by its own interval (1 before run pc2)
     pitch_small_p: float = 0.0  # share of those transpositions drawn from ±1-2 semitones instead of all of ±1-11
     pitch_interval_weights: list = field(default_factory=list)  # weights of the intervals 1-11 semitones ([]: uniform)
+    pitch_interval_adapt: str = ""  # a validation split: after each validation, weights = 1 - its pitch@k ("": fixed)
     pair_shift_p: float = 0.0  # share of pairs whose context and target both move by one interval of ±1-5 semitones
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
@@ -155,13 +160,19 @@ def main(argv: list[str] | None = None) -> None:
     window = raw_model.config.window_samples
     validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups) if master else None
     names = validation.metric_names(raw_model.config) if master else set()
-    missing = [name for name in cfg.select_on.split("+") if name not in names] if master else []
+    selectable = {name for name in names if not is_interval_metric(name)}  # val.csv's columns
+    missing = [name for name in cfg.select_on.split("+") if name not in selectable] if master else []
+    if master and cfg.pitch_interval_adapt and f"{cfg.pitch_interval_adapt}/pitch@1" not in names:
+        raise ValueError(f"--pitch_interval_adapt={cfg.pitch_interval_adapt}: no per-interval shares for that split "
+                         f"with this cache {cfg.data} and model (splits {sorted(validation.sets)}; a split without "
+                         "pitched pairs or a front-end without semitone bins has none)")
     if missing:
         raise ValueError(f"--select_on={cfg.select_on}: no validation metric {missing[0]!r} for this cache {cfg.data} "
-                         f"(splits {sorted(validation.sets)}) and model (metrics {sorted(names)}); render the split "
+                         f"(splits {sorted(validation.sets)}) and model (metrics {sorted(selectable)}); render the split "
                          "(`python -m training.render --sources freedoom` writes ood) or select on others")
     if master and ckpt is None and cfg.init_from != "scratch":  # the start is the bar `best/` has to beat
         best = _validate(raw_model, validation, step, best, history, cfg)
+    interval_weights = _interval_weights(history, cfg, ddp, master)
     sampler, t_last, clips = None, time.time(), 0
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not master, desc="train")
     while step < cfg.max_steps:
@@ -176,7 +187,8 @@ def main(argv: list[str] | None = None) -> None:
         batch = sampler.batch(rng, cfg.batch_size)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg) * group["lr_scale"]
-        loss = pair_loss(model, batch, draw_negatives(rng, batch, cfg, raw_model.config), cfg, device)
+        negatives = draw_negatives(rng, batch, cfg, raw_model.config, interval_weights)
+        loss = pair_loss(model, batch, negatives, cfg, device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -192,9 +204,11 @@ def main(argv: list[str] | None = None) -> None:
             clips, t_last = 0, now
             bar.set_postfix(loss=row["loss"], cps=row["clips_per_s"])
             _append_csv(out / "log.csv", row)
-        if master and (step % cfg.eval_every == 0 or step == cfg.max_steps):
-            best = _validate(raw_model, validation, step, best, history, cfg)
-            _save_checkpoint(ckpt_path, raw_model, opt, step, best, history, cfg)
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            if master:
+                best = _validate(raw_model, validation, step, best, history, cfg)
+                _save_checkpoint(ckpt_path, raw_model, opt, step, best, history, cfg)
+            interval_weights = _interval_weights(history, cfg, ddp, master)
         elif master and step % cfg.ckpt_every == 0:
             _save_checkpoint(ckpt_path, raw_model, opt, step, best, history, cfg)
         if ddp:
@@ -205,16 +219,37 @@ def main(argv: list[str] | None = None) -> None:
 
 def _validate(model: PhaLar, validation: ValidationSet, step: int, best: float, history: list,
               cfg: TrainConfig) -> float:
-    """Evaluate, log to `history` and val.csv, write `best/` on a new best; the new best."""
+    """Evaluate, log to `history`, val.csv and intervals.csv (the `pitch@k` shares), write
+    `best/` on a new best; the new best."""
     metrics = validation.evaluate(model)
     model.train()
     history.append({"step": step, "time": time.time(), **metrics})
-    tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items()))
-    _append_csv(Path(cfg.out_dir) / "val.csv", {"step": step, **metrics})
+    summary = {k: v for k, v in metrics.items() if not is_interval_metric(k)}
+    tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in summary.items()))
+    _append_csv(Path(cfg.out_dir) / "val.csv", {"step": step, **summary})
+    if len(summary) < len(metrics):
+        _append_csv(Path(cfg.out_dir) / "intervals.csv",
+                    {"step": step, **{k: v for k, v in metrics.items() if is_interval_metric(k)}})
     if selection_value(metrics, cfg.select_on) > best:
         best = selection_value(metrics, cfg.select_on)
         save_pretrained(model, Path(cfg.out_dir) / "best", model_card=json.dumps(history[-1]))
     return best
+
+
+def _interval_weights(history: list, cfg: TrainConfig, ddp: bool, master: bool) -> list:
+    """The weights of the intervals 1-11 semitones for the next steps: with
+    `pitch_interval_adapt`, from the latest validation of that split (`interval_weights_from`,
+    rank 0's in DDP), else (and before it) `pitch_interval_weights`."""
+    if not cfg.pitch_interval_adapt:
+        return cfg.pitch_interval_weights
+    weights = interval_weights_from(history, cfg.pitch_interval_adapt) or cfg.pitch_interval_weights
+    if ddp:  # only rank 0 validates
+        box = [weights]
+        dist.broadcast_object_list(box, src=0)
+        weights = box[0]
+    if master:
+        tqdm.write("intervals 1-11 drawn by " + (", ".join(f"{w:.2f}" for w in weights) if weights else "uniform"))
+    return weights
 
 
 class ContrastiveStep(torch.nn.Module):
@@ -267,10 +302,12 @@ class ContrastiveStep(torch.nn.Module):
         return self.model.score(emb[:b], emb[b : 2 * b]), self.model.score(emb[:b], emb[2 * b :])
 
 
-def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, config: PhaLarConfig) -> dict[str, np.ndarray]:
+def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, config: PhaLarConfig,
+                   interval_weights: list | None = None) -> dict[str, np.ndarray]:
     """The step's extra negatives (see `ContrastiveStep`): `pitch_neg_p` of the pitched targets,
     each `pitch_copies` times transposed by ±1-11 semitones drawn independently (`pitch_small_p`
-    of them by ±1-2, the rest uniform or by `pitch_interval_weights`), `tempo_neg_p` of all
+    of them by ±1-2, the rest uniform or by `interval_weights`, by default
+    `pitch_interval_weights`), `tempo_neg_p` of all
     targets stretched by 3-8%, and `n_degenerate` degenerate clips; with `pair_shift_p`, each
     pair's shift as `pair_bins` (`draw_pair_shifts`)."""
     b, samples = batch.target.shape
@@ -283,8 +320,8 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
     if bins_per_semitone == 0:  # no exact semitone shift (a Mel front-end): no harmonic negatives
         pitch_idx = pitch_idx[:0]
     pitch_idx = np.repeat(pitch_idx, cfg.pitch_copies)  # draws nothing more when 1: the same negatives as before
-    pitch_bins = draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1), cfg.pitch_small_p,
-                                     cfg.pitch_interval_weights)
+    weights = cfg.pitch_interval_weights if interval_weights is None else interval_weights
+    pitch_bins = draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1), cfg.pitch_small_p, weights)
     out = {"pitch_idx": pitch_idx, "pitch_bins": pitch_bins,
            "tempo_idx": tempo_idx, "tempo_rate": rate.astype(np.float32), "tempo_anchor": anchor,
            "degenerate": degenerate_clips(rng, cfg.n_degenerate, samples, config.sample_rate)}

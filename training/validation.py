@@ -3,10 +3,14 @@ validity checks of the pairs themselves: `pitch`, the share of pitched pairs who
 scores its true target above that target transposed by 1-11 semitones (both spectrograms from
 `TransposedCQT`, as the harmonic negatives of training are made), `pitch_1st` the same for a
 transposition by one semitone up or down (the hardest, and what 0.2.0 hears least),
-`pitch_min` the lowest such share over the eleven intervals 1-11 semitones, each tried on the
-same PITCH_MIN_PAIRS pitched pairs drawn at random (0.3.0 hears ±4 and ±8 least, which a
-random interval rarely shows), and `noise`, the share of pairs scoring the true target above
-white noise of the target's RMS."""
+`pitch@k` that share for the interval k = 1..11 semitones, each tried on the same
+PITCH_MIN_PAIRS pitched pairs drawn at random with a sign drawn per pair, `pitch_min` the lowest
+of the eleven (0.3.0 hears ±4 and ±8 least, which a random interval rarely shows), and `noise`,
+the share of pairs scoring the true target above white noise of the target's RMS.
+
+The eleven `pitch@k` are detail (`is_interval_metric`): the trainer keeps them in its history
+and intervals.csv, not val.csv, and can draw its harmonic negatives by them
+(`interval_weights_from`)."""
 
 from __future__ import annotations
 
@@ -29,7 +33,9 @@ SPLITS = ("val", "val_timbre")  # unseen songs and works; the same songs with Ti
 OOD_SPLIT = "ood"  # unseen human-composed music with TimGM6mb: few songs, so every window
 KS = (2, 8, 16, 64)
 HARD_GROUP = 8  # hard@8: the true target among 8 windows of the same song
-PITCH_MIN_PAIRS = 128  # pitched pairs per split that `pitch_min` transposes by every interval (or all)
+PITCH_MIN_PAIRS = 128  # pitched pairs per split that `pitch@k` transposes by every interval (or all)
+INTERVAL_CHECKS = tuple(f"pitch@{k}" for k in range(1, MAX_SEMITONES + 1))  # `pitch@k`, k = 1..MAX_SEMITONES
+INTERVAL_WEIGHT_FLOOR = 0.05  # `interval_weights_from`: an interval always heard is still drawn this much
 
 
 def eval_pairs(songs: list[Song], window: int, n_pairs: int, n_groups: int, seed: int = 1234) -> tuple[Batch, Batch]:
@@ -56,8 +62,9 @@ def _embed_and_score(model: PhaLar, batch: Batch) -> tuple[torch.Tensor, torch.T
 @torch.inference_mode()
 def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.Tensor,
                     seed: int = 4321) -> dict[str, float]:
-    """{"noise": ..., "pitch": ..., "pitch_1st": ..., "pitch_min": ...} (module docstring) over
-    every pair of `batch` (`pitch_min`: PITCH_MIN_PAIRS of its pitched pairs), given its
+    """{"noise": ..., "pitch": ..., "pitch_1st": ..., "pitch_min": ..., "pitch@1": ..., ...,
+    "pitch@11": ...} (module docstring) over every pair of `batch` (`pitch_min` and `pitch@k`:
+    PITCH_MIN_PAIRS of its pitched pairs), given its
     context embeddings `ex` `[B, out_dim]` and true-pair scores `true` `[B]`; the pitch checks
     only where `semitone_bins` is not 0 and some pair is pitched. Runs in eval mode (restored
     after); deterministic in `seed`. The noise has unit RMS: the front-end is gain-invariant."""
@@ -77,24 +84,25 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
             own, pitch, first = transposed_scores(model, transposer, pitched, ex[idx],
                                                   torch.stack([torch.zeros_like(bins), bins, semitone]))
             out["pitch"], out["pitch_1st"] = share_above(own, pitch), share_above(own, first)
-            out["pitch_min"] = _lowest_interval_share(model, transposer, pitched, ex[idx], own, rng, bins_per_semitone)
+            shares = _interval_shares(model, transposer, pitched, ex[idx], own, rng, bins_per_semitone)
+            out["pitch_min"] = min(shares)
+            out.update(zip(INTERVAL_CHECKS, shares))
         return out
     finally:
         model.train(was_training)
 
 
-def _lowest_interval_share(model: PhaLar, transposer: TransposedCQT, targets: torch.Tensor, ex: torch.Tensor,
-                           own: torch.Tensor, rng: np.random.Generator, bins_per_semitone: int) -> float:
-    """The lowest share, over the intervals 1..MAX_SEMITONES semitones, of PITCH_MIN_PAIRS pairs
-    drawn from `targets` `[P, samples]` (contexts `ex` `[P, out_dim]`, true scores `own` `[P]`)
-    whose true score beats the target transposed by that interval, its sign drawn per pair."""
+def _interval_shares(model: PhaLar, transposer: TransposedCQT, targets: torch.Tensor, ex: torch.Tensor,
+                     own: torch.Tensor, rng: np.random.Generator, bins_per_semitone: int) -> list[float]:
+    """Per interval 1..MAX_SEMITONES semitones, the share of PITCH_MIN_PAIRS pairs drawn from
+    `targets` `[P, samples]` (contexts `ex` `[P, out_dim]`, true scores `own` `[P]`) whose true
+    score beats the target transposed by that interval, its sign drawn per pair."""
     pick = torch.as_tensor(np.sort(rng.choice(len(targets), min(len(targets), PITCH_MIN_PAIRS), replace=False)),
                            device=ex.device)
     signs = torch.as_tensor(rng.choice([-1, 1], size=(MAX_SEMITONES, len(pick))), device=ex.device)
     every = signs * torch.arange(1, MAX_SEMITONES + 1, device=ex.device)[:, None] * bins_per_semitone
-    shares = [share_above(own[pick], scores) for scores in transposed_scores(model, transposer, targets[pick],
-                                                                            ex[pick], every)]
-    return min(shares)
+    return [share_above(own[pick], scores) for scores in transposed_scores(model, transposer, targets[pick],
+                                                                          ex[pick], every)]
 
 
 @torch.inference_mode()
@@ -115,6 +123,20 @@ def transposed_scores(model: PhaLar, transposer: TransposedCQT, targets: torch.T
 def share_above(true: torch.Tensor, negative: torch.Tensor) -> float:
     """Exact share of rows whose true score is strictly above the negative's `[K]`."""
     return float((true > negative).double().mean())
+
+
+def is_interval_metric(name: str) -> bool:
+    """Whether `name` (e.g. "val/pitch@4") is one of the per-interval shares `pitch@k`."""
+    return name.rpartition("/")[2] in INTERVAL_CHECKS
+
+
+def interval_weights_from(history: list[dict], split: str) -> list[float] | None:
+    """The weights of the intervals 1..MAX_SEMITONES semitones, max(1 - `split`/pitch@k,
+    INTERVAL_WEIGHT_FLOOR), from the latest entry of `history` (the trainer's validations, oldest
+    first) that has them; None when none has: the intervals a model hears least are drawn most."""
+    names = [f"{split}/{check}" for check in INTERVAL_CHECKS]
+    latest = next((h for h in reversed(history) if all(n in h for n in names)), None)
+    return None if latest is None else [max(1.0 - float(latest[n]), INTERVAL_WEIGHT_FLOOR) for n in names]
 
 
 def selection_value(metrics: dict, select_on: str) -> float:
@@ -142,14 +164,14 @@ class ValidationSet:
 
     def metric_names(self, config: PhaLarConfig) -> set[str]:
         """The keys `evaluate` returns for a model of `config`."""
-        checks = ("noise", "pitch", "pitch_1st", "pitch_min") if semitone_bins(config) else ("noise",)
+        checks = ("noise", "pitch", "pitch_1st", "pitch_min", *INTERVAL_CHECKS) if semitone_bins(config) else ("noise",)
         return {f"{split}/{name}" for split, (pairs, _) in self.sets.items()
                 for name in (*(f"acc@{k}" for k in KS), f"hard@{HARD_GROUP}", *checks)
                 if not name.startswith("pitch") or pairs.pitched.any()}
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
         """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ...,
-        "val/pitch_1st": ..., "val/pitch_min": ..., "val_timbre/...": ...}: the keys of
+        "val/pitch_1st": ..., "val/pitch_min": ..., "val/pitch@k": ..., "val_timbre/...": ...}: the keys of
         `metric_names` (no pitch checks without `semitone_bins`)."""
         model.eval()
         out = {}

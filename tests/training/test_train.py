@@ -25,6 +25,7 @@ from phalar_metric.model import PhaLar
 from training import train
 from training.config_args import parse_overrides
 from training.loss import info_nce, pairwise_margin
+from training.validation import interval_weights_from, is_interval_metric
 
 REPO = Path(__file__).resolve().parents[2]
 COMPLEX_PARAMS = ("head.layers.0.weight", "head.layers.3.weight", "similarity.weight")  # stored [..., 2]
@@ -54,15 +55,16 @@ def die_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> Callable[...,
     return save
 
 
-def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    train.main(train_args(rendered_root, tmp_path / "straight", 4))
+@pytest.mark.parametrize("extra", [{}, {"pitch_interval_adapt": "val"}])
+def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict) -> None:
+    train.main(train_args(rendered_root, tmp_path / "straight", 4, **extra))
 
     save = die_after_first_checkpoint(monkeypatch)
     with pytest.raises(Killed):
-        train.main(train_args(rendered_root, tmp_path / "resumed", 4))
+        train.main(train_args(rendered_root, tmp_path / "resumed", 4, **extra))
     assert torch.load(tmp_path / "resumed" / "ckpt.pt", weights_only=False)["step"] == 2
     monkeypatch.setattr(train, "_save_checkpoint", save)
-    train.main(train_args(rendered_root, tmp_path / "resumed", 4))
+    train.main(train_args(rendered_root, tmp_path / "resumed", 4, **extra))
 
     a, b = (torch.load(tmp_path / run / "ckpt.pt", weights_only=False) for run in ("straight", "resumed"))
     assert a["step"] == b["step"] == 4
@@ -200,14 +202,16 @@ def test_ddp_averages_the_gradients_of_complex_parameters(tmp_path: Path) -> Non
 
 
 def test_torchrun_two_processes_smoke(rendered_root: Path, tmp_path: Path) -> None:
+    """Two processes train past a validation; the adapted intervals, computed on rank 0 only,
+    reach both (a broadcast on one rank alone would hang until the timeout)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "training.train", *train_args(rendered_root, tmp_path / "run", 2)]
+           "-m", "training.train", *train_args(rendered_root, tmp_path / "run", 4, pitch_interval_adapt="val")]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "2 process(es)" in done.stdout + done.stderr
+    assert "2 process(es)" in done.stdout + done.stderr and "intervals 1-11 drawn by 0." in done.stdout
     ckpt = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)
-    assert ckpt["step"] == 2
+    assert ckpt["step"] == 4
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
 
 
@@ -301,3 +305,34 @@ def test_a_run_with_whole_pairs_shifted_and_two_copies_trains(rendered_root: Pat
     train.main(train_args(rendered_root, tmp_path / "run", 2, pair_shift_p=0.5, pitch_copies=2))
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
     assert len(rows) == 2 and all(math.isfinite(float(r.split(",")[1])) for r in rows)
+
+
+def test_adapted_intervals_follow_the_latest_validation(rendered_root: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `pitch_interval_adapt=val`, the steps before the first validation draw by
+    `pitch_interval_weights` and every later step by one minus the latest `val/pitch@k`; the
+    eleven shares go to intervals.csv and the history, not val.csv."""
+    used: list = []
+    draw = train.draw_negatives
+    monkeypatch.setattr(train, "draw_negatives", lambda *a: used.append(a[4]) or draw(*a))
+    fixed = [1.0] * 3 + [2.0] + [1.0] * 7
+    train.main(train_args(rendered_root, tmp_path / "run", 4, pitch_interval_adapt="val", pitch_interval_weights=fixed))
+    history = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)["history"]
+    assert [h["step"] for h in history] == [2, 4]
+    assert used[:2] == [fixed, fixed] and used[2:] == [interval_weights_from(history[:1], "val")] * 2
+    assert used[2] != fixed and all(0 < w <= 1 for w in used[2])
+    header = lambda name: (tmp_path / "run" / name).read_text().splitlines()[0].split(",")
+    assert not any(is_interval_metric(c) for c in header("val.csv")) and "val/pitch_min" in header("val.csv")
+    assert {f"val/pitch@{k}" for k in range(1, 12)} <= set(header("intervals.csv"))
+    assert all(is_interval_metric(c) for c in header("intervals.csv")[1:])
+    assert len((tmp_path / "run" / "intervals.csv").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("extra, match", [({"pitch_interval_adapt": "train"}, "pitch_interval_adapt"),
+                                          ({"pitch_interval_adapt": "val", "model": {**TINY_MODEL, "frontend": "mel"}},
+                                           "pitch_interval_adapt"),
+                                          ({"select_on": "val/pitch@4"}, "select_on")])
+def test_adapting_to_a_split_without_shares_or_selecting_on_one_interval_is_refused(
+        rendered_root: Path, tmp_path: Path, extra: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        train.main(train_args(rendered_root, tmp_path / "run", 2, **extra))

@@ -15,8 +15,9 @@ from tiny_data import TINY_MODEL
 from training.sources import load_songs
 from training.negatives import TransposedCQT, draw_transpositions, semitone_bins
 from training.sampler import Batch
-from training.validation import (HARD_GROUP, KS, OOD_SPLIT, SPLITS, ValidationSet, eval_pairs, selection_value,
-                                 validity_checks)
+from training.validation import (HARD_GROUP, INTERVAL_CHECKS, INTERVAL_WEIGHT_FLOOR, KS, OOD_SPLIT, SPLITS,
+                                 ValidationSet, eval_pairs, interval_weights_from, is_interval_metric,
+                                 selection_value, validity_checks)
 
 
 def test_eval_pairs_are_fixed_and_clean(rendered_root: Path) -> None:
@@ -33,7 +34,8 @@ def test_evaluate_reports_every_split_and_k(rendered_root: Path) -> None:
     metrics = ValidationSet.build(str(rendered_root), 16000, n_pairs=100, n_groups=1).evaluate(model)
     splits = (*SPLITS, OOD_SPLIT)  # the fixture's cache has the ood split too (every window)
     expected = {f"{s}/acc@{k}" for s in splits for k in KS} | {f"{s}/hard@{HARD_GROUP}" for s in splits}
-    expected |= {f"{s}/{check}" for s in splits for check in ("pitch", "pitch_1st", "pitch_min", "noise")}  # pitched
+    checks = ("pitch", "pitch_1st", "pitch_min", "noise", *(f"pitch@{k}" for k in range(1, 12)))  # pitched stems
+    expected |= {f"{s}/{check}" for s in splits for check in checks}
     assert set(metrics) == expected and all(0.0 <= v <= 1.0 for v in metrics.values())
     assert not model.training  # evaluated in eval mode
 
@@ -101,9 +103,9 @@ def test_validity_checks_match_a_direct_computation(val_pairs: Batch) -> None:
 
 def test_pitch_min_is_the_lowest_share_over_every_interval(val_pairs: Batch,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """With every pitched pair in the draw, `pitch_min` is the lowest, over the intervals
-    1..11, of the share of pairs whose target beats itself transposed by that interval (either
-    sign per pair: both are recomputed here and the share must lie between their extremes)."""
+    """With every pitched pair in the draw, `pitch@k` is the share of pairs whose target beats
+    itself transposed by k semitones (either sign per pair: both are recomputed here and the
+    share must lie between their extremes) and `pitch_min` the lowest of the eleven."""
     torch.manual_seed(0)
     model = PhaLar(PhaLarConfig(**TINY_MODEL)).eval()
     checks = _checks(model, val_pairs)
@@ -117,6 +119,9 @@ def test_pitch_min_is_the_lowest_share_over_every_interval(val_pairs: Batch,
         wins = {k: (own > model.score(ex, embed(k)).diagonal()).double() for k in range(-11, 12) if k}
     per_interval_lo = [float(torch.minimum(wins[k], wins[-k]).mean()) for k in range(1, 12)]
     per_interval_hi = [float(torch.maximum(wins[k], wins[-k]).mean()) for k in range(1, 12)]
+    for k, lo, hi in zip(range(1, 12), per_interval_lo, per_interval_hi):
+        assert lo - 1e-9 <= checks[f"pitch@{k}"] <= hi + 1e-9, k
+    assert checks["pitch_min"] == min(checks[f"pitch@{k}"] for k in range(1, 12))
     assert min(per_interval_lo) - 1e-9 <= checks["pitch_min"] <= min(per_interval_hi) + 1e-9
     monkeypatch.setattr("training.validation.PITCH_MIN_PAIRS", 2)  # a draw of two pairs: shares in halves
     assert _checks(model, val_pairs)["pitch_min"] in (0.0, 0.5, 1.0)
@@ -127,7 +132,7 @@ def test_pitch_needs_pitched_pairs_and_a_semitone_cqt(val_pairs: Batch) -> None:
     for overrides, pairs, keys in (({}, unpitched, {"noise"}), ({"frontend": "mel"}, val_pairs, {"noise"}),
                                    ({"bins_per_octave": 18, "n_bins": 54}, val_pairs, {"noise"}),
                                    ({"bins_per_octave": 24, "n_bins": 72}, val_pairs,
-                                    {"noise", "pitch", "pitch_1st", "pitch_min"})):
+                                    {"noise", "pitch", "pitch_1st", "pitch_min", *INTERVAL_CHECKS})):
         torch.manual_seed(0)
         model = PhaLar(PhaLarConfig(**{**TINY_MODEL, **overrides})).eval()
         assert set(_checks(model, pairs)) == keys, overrides
@@ -139,3 +144,23 @@ def test_metric_names_are_the_keys_of_evaluate(rendered_root: Path) -> None:
         torch.manual_seed(0)
         model = PhaLar(PhaLarConfig(**{**TINY_MODEL, **overrides}))
         assert set(validation.evaluate(model)) == validation.metric_names(model.config)
+
+
+def test_interval_metrics_are_the_eleven_per_interval_shares() -> None:
+    assert [k for k in ("val/pitch@1", "ood/pitch@11", "val/pitch_min", "val/pitch", "pitch@4") if is_interval_metric(k)] \
+        == ["val/pitch@1", "ood/pitch@11", "pitch@4"]
+    assert not is_interval_metric("val/pitch@12") and not is_interval_metric("val/acc@64")
+
+
+def test_interval_weights_come_from_the_latest_validation_of_the_split() -> None:
+    """One minus the latest `pitch@k` of the split, floored; entries without them are skipped,
+    and a history without any gives None."""
+    shares = lambda split, values: {f"{split}/pitch@{k}": v for k, v in zip(range(1, 12), values)}
+    old = {"step": 0, **shares("val", [0.5] * 11)}
+    new = {"step": 100, **shares("val", [0.9, 0.8, 0.7, 0.6, 1.0, 0.99, 0.5, 0.4, 0.3, 0.2, 0.1]),
+           **shares("ood", [0.0] * 11)}
+    assert interval_weights_from([old, new, {"step": 200, "val/pitch_min": 0.3}], "val") == pytest.approx(
+        [0.1, 0.2, 0.3, 0.4, INTERVAL_WEIGHT_FLOOR, INTERVAL_WEIGHT_FLOOR, 0.5, 0.6, 0.7, 0.8, 0.9])
+    assert interval_weights_from([old], "val") == pytest.approx([0.5] * 11)
+    assert interval_weights_from([new], "ood") == pytest.approx([1.0] * 11)
+    assert interval_weights_from([old, new], "val_timbre") is None and interval_weights_from([], "val") is None
