@@ -12,9 +12,10 @@ the targets (made on the targets' spectrograms inside the forward) and degenerat
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
 `best/` (the best weights so far, in `phalar_metric.hub` format), `log.csv`, `val.csv` (the
-validation metrics), `intervals.csv` (their per-interval shares `pitch@k`) and `config.json`.
-With `pitch_interval_adapt`, the intervals of the harmonic negatives are drawn, after each
-validation, by one minus that split's `pitch@k` (`interval_weights_from`; before the first,
+validation metrics), `intervals.csv` (for a model with pitch checks, the per-interval shares
+`pitch@k` of training/validation.py) and `config.json`. With `pitch_interval_adapt`, the
+intervals of the harmonic negatives are drawn, after each validation, by one minus that
+split's `pitch@k`, floored (`interval_weights_from`; before the first validation with shares,
 by `pitch_interval_weights`): the draw follows whichever intervals the model hears least.
 Without a checkpoint, `init_from` picks the start: "scratch", "package" (the weights shipped
 in phalar_metric/weights) or a folder written by `phalar_metric.hub.save_pretrained`; a run
@@ -45,11 +46,12 @@ from phalar_metric.model import PhaLar, count_parameters
 
 from .config_args import parse_overrides
 from .loss import info_nce, pairwise_margin
-from .negatives import (TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions,
+from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions,
                         interval_probabilities, semitone_bins, stretch_spec)
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
-from .validation import ValidationSet, interval_weights_from, is_interval_metric, selection_value
+from .validation import (ValidationSet, interval_metric_names, interval_weights_from, is_interval_metric,
+                         selection_value)
 
 
 # ---------------------------------------------------------------- defaults
@@ -78,7 +80,7 @@ class TrainConfig:
     pitch_copies: int = 1  # transposed copies per chosen target, each by its own interval (1 before run pc2)
     pitch_small_p: float = 0.0  # share of those transpositions drawn from ±1-2 semitones instead of all of ±1-11
     pitch_interval_weights: list = field(default_factory=list)  # weights of the intervals 1-11 semitones ([]: uniform)
-    pitch_interval_adapt: str = ""  # a validation split: after each validation, weights = 1 - its pitch@k ("": fixed)
+    pitch_interval_adapt: str = ""  # a validation split: after each validation, weights = max(1 - its pitch@k, 0.05)
     pair_shift_p: float = 0.0  # share of pairs whose context and target both move by one interval of ±1-5 semitones
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
@@ -115,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":  # object broadcasts (`_interval_weights`) go through the current device
+        torch.cuda.set_device(device)
     if cfg.pitch_interval_weights:  # a mistyped list fails here, not after the data have loaded
         interval_probabilities(cfg.pitch_interval_weights)
     if cfg.amp == "auto":
@@ -162,12 +166,12 @@ def main(argv: list[str] | None = None) -> None:
     names = validation.metric_names(raw_model.config) if master else set()
     selectable = {name for name in names if not is_interval_metric(name)}  # val.csv's columns
     missing = [name for name in cfg.select_on.split("+") if name not in selectable] if master else []
-    if master and cfg.pitch_interval_adapt and f"{cfg.pitch_interval_adapt}/pitch@1" not in names:
+    if master and cfg.pitch_interval_adapt and not set(interval_metric_names(cfg.pitch_interval_adapt)) <= names:
         raise ValueError(f"--pitch_interval_adapt={cfg.pitch_interval_adapt}: no per-interval shares for that split "
                          f"with this cache {cfg.data} and model (splits {sorted(validation.sets)}; a split without "
                          "pitched pairs or a front-end without semitone bins has none)")
     if missing:
-        raise ValueError(f"--select_on={cfg.select_on}: no validation metric {missing[0]!r} for this cache {cfg.data} "
+        raise ValueError(f"--select_on={cfg.select_on}: no val.csv metric {missing[0]!r} for this cache {cfg.data} "
                          f"(splits {sorted(validation.sets)}) and model (metrics {sorted(selectable)}); render the split "
                          "(`python -m training.render --sources freedoom` writes ood) or select on others")
     if master and ckpt is None and cfg.init_from != "scratch":  # the start is the bar `best/` has to beat
@@ -224,20 +228,20 @@ def _validate(model: PhaLar, validation: ValidationSet, step: int, best: float, 
     metrics = validation.evaluate(model)
     model.train()
     history.append({"step": step, "time": time.time(), **metrics})
-    summary = {k: v for k, v in metrics.items() if not is_interval_metric(k)}
+    intervals = {k: v for k, v in metrics.items() if is_interval_metric(k)}
+    summary = {k: v for k, v in metrics.items() if k not in intervals}
     tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in summary.items()))
     _append_csv(Path(cfg.out_dir) / "val.csv", {"step": step, **summary})
-    if len(summary) < len(metrics):
-        _append_csv(Path(cfg.out_dir) / "intervals.csv",
-                    {"step": step, **{k: v for k, v in metrics.items() if is_interval_metric(k)}})
+    if intervals:
+        _append_csv(Path(cfg.out_dir) / "intervals.csv", {"step": step, **intervals})
     if selection_value(metrics, cfg.select_on) > best:
         best = selection_value(metrics, cfg.select_on)
         save_pretrained(model, Path(cfg.out_dir) / "best", model_card=json.dumps(history[-1]))
     return best
 
 
-def _interval_weights(history: list, cfg: TrainConfig, ddp: bool, master: bool) -> list:
-    """The weights of the intervals 1-11 semitones for the next steps: with
+def _interval_weights(history: list[dict], cfg: TrainConfig, ddp: bool, master: bool) -> list[float]:
+    """The weights of the intervals 1..MAX_SEMITONES semitones for the next steps ([]: uniform): with
     `pitch_interval_adapt`, from the latest validation of that split (`interval_weights_from`,
     rank 0's in DDP), else (and before it) `pitch_interval_weights`."""
     if not cfg.pitch_interval_adapt:
@@ -248,7 +252,8 @@ def _interval_weights(history: list, cfg: TrainConfig, ddp: bool, master: bool) 
         dist.broadcast_object_list(box, src=0)
         weights = box[0]
     if master:
-        tqdm.write("intervals 1-11 drawn by " + (", ".join(f"{w:.2f}" for w in weights) if weights else "uniform"))
+        drawn = ", ".join(f"{w:.2f}" for w in weights) if weights else "uniform"
+        tqdm.write(f"intervals 1-{MAX_SEMITONES} drawn by {drawn}")
     return weights
 
 
@@ -303,13 +308,13 @@ class ContrastiveStep(torch.nn.Module):
 
 
 def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, config: PhaLarConfig,
-                   interval_weights: list | None = None) -> dict[str, np.ndarray]:
+                   interval_weights: list[float] | None = None) -> dict[str, np.ndarray]:
     """The step's extra negatives (see `ContrastiveStep`): `pitch_neg_p` of the pitched targets,
     each `pitch_copies` times transposed by ±1-11 semitones drawn independently (`pitch_small_p`
     of them by ±1-2, the rest uniform or by `interval_weights`, by default
-    `pitch_interval_weights`), `tempo_neg_p` of all
-    targets stretched by 3-8%, and `n_degenerate` degenerate clips; with `pair_shift_p`, each
-    pair's shift as `pair_bins` (`draw_pair_shifts`)."""
+    `pitch_interval_weights`), `tempo_neg_p` of all targets stretched by 3-8%, and
+    `n_degenerate` degenerate clips; with `pair_shift_p`, each pair's shift as `pair_bins`
+    (`draw_pair_shifts`)."""
     b, samples = batch.target.shape
     if cfg.pitch_copies < 1:
         raise ValueError(f"`pitch_copies` must be at least 1, got {cfg.pitch_copies}")

@@ -130,11 +130,16 @@ def is_interval_metric(name: str) -> bool:
     return name.rpartition("/")[2] in INTERVAL_CHECKS
 
 
+def interval_metric_names(split: str) -> list[str]:
+    """The names of `split`'s per-interval shares, "SPLIT/pitch@1" .. "SPLIT/pitch@11"."""
+    return [f"{split}/{check}" for check in INTERVAL_CHECKS]
+
+
 def interval_weights_from(history: list[dict], split: str) -> list[float] | None:
     """The weights of the intervals 1..MAX_SEMITONES semitones, max(1 - `split`/pitch@k,
     INTERVAL_WEIGHT_FLOOR), from the latest entry of `history` (the trainer's validations, oldest
     first) that has them; None when none has: the intervals a model hears least are drawn most."""
-    names = [f"{split}/{check}" for check in INTERVAL_CHECKS]
+    names = interval_metric_names(split)
     latest = next((h for h in reversed(history) if all(n in h for n in names)), None)
     return None if latest is None else [max(1.0 - float(latest[n]), INTERVAL_WEIGHT_FLOOR) for n in names]
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import types
@@ -209,7 +210,8 @@ def test_torchrun_two_processes_smoke(rendered_root: Path, tmp_path: Path) -> No
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "2 process(es)" in done.stdout + done.stderr and "intervals 1-11 drawn by 0." in done.stdout
+    assert "2 process(es)" in done.stdout + done.stderr
+    assert re.search(r"intervals 1-11 drawn by uniform\n.*intervals 1-11 drawn by \d\.\d\d, ", done.stdout, re.S)
     ckpt = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)
     assert ckpt["step"] == 4
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
@@ -326,6 +328,23 @@ def test_adapted_intervals_follow_the_latest_validation(rendered_root: Path, tmp
     assert {f"val/pitch@{k}" for k in range(1, 12)} <= set(header("intervals.csv"))
     assert all(is_interval_metric(c) for c in header("intervals.csv")[1:])
     assert len((tmp_path / "run" / "intervals.csv").read_text().splitlines()) == 3
+
+
+def test_under_ddp_every_process_draws_rank_0s_adapted_intervals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only rank 0 validates: with DDP the weights are broadcast from it and the broadcast's
+    result is what a process draws by (its own, empty history notwithstanding); without
+    `pitch_interval_adapt` nothing is broadcast."""
+    rank0 = [0.3] * 11
+    calls: list = []
+
+    def broadcast(box: list, src: int) -> None:
+        calls.append((list(box), src))
+        box[0] = rank0
+
+    monkeypatch.setattr(train.dist, "broadcast_object_list", broadcast)
+    cfg = train.TrainConfig(pitch_interval_adapt="val")
+    assert train._interval_weights([], cfg, ddp=True, master=False) == rank0 and calls == [([[]], 0)]
+    assert train._interval_weights([], train.TrainConfig(), ddp=True, master=False) == [] and len(calls) == 1
 
 
 @pytest.mark.parametrize("extra, match", [({"pitch_interval_adapt": "train"}, "pitch_interval_adapt"),
