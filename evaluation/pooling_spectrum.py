@@ -5,10 +5,9 @@ that needs no audio.
         --model RUNS/v0.2.0 --variant "PhaLar 0.2.0" --json out.json --markdown out.md
     python -m evaluation.pooling_spectrum --model phalar_metric/weights --remove 4 --out RUNS/no_period4
 
-The backbone keeps every frequency bin and its convolutions are (nearly) equivariant to a
-shift along frequency, so a transposition reaches the embedding through the projection `W`
-`[embed_dim, channels, n_bins]` of `SpectralPooling` alone: a component of `W` that repeats
-every `p` bins cannot tell a target from the same target transposed by `p` bins. The table
+A transposition reaches the embedding through the pooling projection `W` alone, and a
+component of `W` that repeats every `p` bins cannot tell a target from the same target
+transposed by `p` bins (training/comb.py, where these measures live). The table
 gives, per model, the share of `W`'s energy in its DFT along the frequency bins (over every
 output and channel) at 0 (the sum over frequency) and around the periods of the pitch
 classes, 12, 6, 4, 3, 2.4 and 2 semitones: the DFT bin nearest each period and its two
@@ -34,12 +33,12 @@ import torch
 
 from phalar_metric.hub import save_pretrained
 from phalar_metric.model import PhaLar
+from training.comb import PERIODS, above_neighbours, frequency_spectrum, period_bins, projection
 
 from .report import (Parser, add_model_args, add_run_args, describe_models, fatal, markdown_table, named_models,
                      write_outputs)
 
 PROG = "python -m evaluation.pooling_spectrum"
-PERIODS = (12.0, 6.0, 4.0, 3.0, 2.4, 2.0)  # semitones: the harmonics of the pitch-class circle
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -52,57 +51,9 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def projection(model: PhaLar) -> torch.Tensor:
-    """The pooling projection `W` as `[embed_dim, channels, n_bins]`."""
-    weight = model.pooling.proj.weight.detach()
-    return weight.reshape(weight.shape[0], -1, model.config.n_bins)
-
-
-def frequency_spectrum(model: PhaLar) -> torch.Tensor:
-    """`[n_bins // 2 + 1]` shares of `W`'s energy in each bin of its real DFT along frequency
-    (each bin counted as often as the full DFT holds it, so the shares sum to 1)."""
-    power = torch.fft.rfft(projection(model).double(), dim=-1).abs().square().sum(dim=(0, 1))
-    n = model.config.n_bins
-    count = torch.full_like(power, 2.0)
-    count[0] = 1.0
-    if n % 2 == 0:
-        count[-1] = 1.0
-    power = power * count
-    return power / power.sum()
-
-
-def period_bin(model: PhaLar, semitones: float) -> int:
-    """The DFT bin (along the model's frequency bins) nearest a period of `semitones`."""
-    if model.config.frontend != "cqt":
-        raise ValueError(f"periods in semitones need a CQT front-end, got frontend={model.config.frontend!r}")
-    if not semitones > 0:
-        raise ValueError(f"a period is a positive number of semitones, got {semitones:g}")
-    n = model.config.n_bins
-    k = int(round(n / (semitones * model.config.bins_per_octave / 12)))
-    if not 1 <= k <= n // 2:
-        raise ValueError(f"a period of {semitones:g} semitones is not a DFT bin of {n} frequency bins "
-                         f"({model.config.bins_per_octave} per octave)")
-    return k
-
-
-def period_bins(model: PhaLar, semitones: float) -> slice:
-    """The DFT bins around a period of `semitones`: `period_bin` and its neighbours (never bin 0)."""
-    k = period_bin(model, semitones)
-    return slice(max(k - 1, 1), k + 2)
-
-
-def above_neighbours(spectrum: torch.Tensor, window: slice) -> float:
-    """The share of `spectrum` in `window` less what its bins would hold at the median share of
-    the bins 2-5 beyond each end (a smooth spectrum gives about 0, a peak its excess)."""
-    lo, hi = window.start, window.stop
-    around = torch.cat([spectrum[max(lo - 5, 1) : max(lo - 1, 1)], spectrum[hi + 1 : hi + 5]])
-    inside = spectrum[window]
-    return float(inside.sum() - len(inside) * around.median()) if len(around) else float("nan")
-
-
 def without_period(model: PhaLar, semitones: float) -> PhaLar:
     """A copy of `model` whose `W` has the DFT bins `period_bins` along frequency set to 0."""
-    w = projection(model)
+    w = projection(model).detach()
     spectrum = torch.fft.rfft(w, dim=-1)
     spectrum[..., period_bins(model, semitones)] = 0
     copy = PhaLar(model.config)
@@ -126,10 +77,10 @@ def main(argv: list[str] | None = None) -> None:
         models = named_models(args)
         shares, excess = {}, {}
         for name, model in models.items():
-            spectrum = frequency_spectrum(model)
+            spectrum = frequency_spectrum(model).detach()
             shares[name] = {"0": float(spectrum[0]),
                             **{f"{p:g}": float(spectrum[period_bins(model, p)].sum()) for p in PERIODS}}
-            excess[name] = {f"{p:g}": above_neighbours(spectrum, period_bins(model, p)) for p in PERIODS}
+            excess[name] = {f"{p:g}": float(above_neighbours(spectrum, period_bins(model, p))) for p in PERIODS}
         if args.out is not None:
             save_pretrained(without_period(next(iter(models.values())), args.remove), args.out,
                             model_card=f"{args.model[0]} without the period of {args.remove:g} semitones in W")

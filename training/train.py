@@ -7,7 +7,9 @@
 Each step scores B contexts against their B targets and against extra negatives that are
 never positives (training/negatives.py): transposed and time-stretched copies of a share of
 the targets (made on the targets' spectrograms inside the forward) and degenerate clips
-(silence, quiet noise, white/pink noise, click trains).
+(silence, quiet noise, white/pink noise, click trains). With `comb_weight`, the loss also
+penalises peaks of the pooling projection W at the pitch-class periods that cannot hear some
+interval (training/comb.py).
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -44,6 +46,7 @@ from phalar_metric.frontend import n_frames
 from phalar_metric.hub import default_weights_dir, load_pretrained, save_pretrained
 from phalar_metric.model import PhaLar, count_parameters
 
+from .comb import comb_penalty
 from .config_args import parse_overrides
 from .loss import info_nce, pairwise_margin
 from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions,
@@ -83,6 +86,7 @@ class TrainConfig:
     pitch_interval_adapt: str = ""  # a validation split: after each validation, weights = max(1 - its pitch@k, 0.05)
     pair_shift_p: float = 0.0  # share of pairs whose context and target both move by one interval of ±1-5 semitones
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
+    comb_weight: float = 0.0  # weight of `comb_penalty`: W's peaks at the periods deaf to some interval (training/comb.py)
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
@@ -141,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
             weights = model.state_dict()
             model = PhaLar(PhaLarConfig.from_dict({**model.config.to_dict(), **cfg.model}))
             model.load_state_dict(weights)
+    if cfg.comb_weight:  # a front-end without semitones fails here, not after the data have loaded
+        comb_penalty(model)
     model.to(device).train()
     opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     step, best, history = 0, -1.0, []
@@ -193,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
             group["lr"] = lr_at(step, cfg) * group["lr_scale"]
         negatives = draw_negatives(rng, batch, cfg, raw_model.config, interval_weights)
         loss = pair_loss(model, batch, negatives, cfg, device)
+        if cfg.comb_weight:  # on the parameters themselves: the same on every DDP process
+            loss = loss + cfg.comb_weight * comb_penalty(raw_model)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from evaluation.pooling_spectrum import (PERIODS, above_neighbours, frequency_spectrum, main, period_bin, period_bins,
-                                        projection, without_period)
+from evaluation.pooling_spectrum import main, without_period
+from training.comb import PERIODS, above_neighbours, frequency_spectrum, period_bin, period_bins, projection
 from phalar_metric.config import tiny_config
 from phalar_metric.hub import load_pretrained
 from phalar_metric.model import PhaLar
@@ -64,11 +64,11 @@ def test_a_period_beyond_the_dft_is_refused() -> None:
 
 def test_above_neighbours_is_a_peak_s_excess_over_the_bins_around_it() -> None:
     flat = torch.full((43,), 1 / 43)
-    assert above_neighbours(flat, slice(20, 23)) == pytest.approx(0.0, abs=1e-7)
+    assert float(above_neighbours(flat, slice(20, 23))) == pytest.approx(0.0, abs=1e-7)
     peaked = flat.clone()
     peaked[21] += 0.05
-    assert above_neighbours(peaked, slice(20, 23)) == pytest.approx(0.05)
-    assert above_neighbours(peaked, slice(41, 44)) == pytest.approx(0.0, abs=1e-7)  # the last bins: one side only
+    assert float(above_neighbours(peaked, slice(20, 23))) == pytest.approx(0.05)
+    assert float(above_neighbours(peaked, slice(41, 44))) == pytest.approx(0.0, abs=1e-7)  # the last bins: one side
 
 
 def test_an_embedding_cannot_tell_a_shift_by_the_period_apart() -> None:
