@@ -12,7 +12,7 @@ gives, per model, the share of `W`'s energy in its DFT along the frequency bins 
 output and channel) at 0 (the sum over frequency) and around the periods of the pitch
 classes, 12, 6, 4, 3, 2.4 and 2 semitones: the DFT bin nearest each period and its two
 neighbours, the bins `--remove` sets to 0, and in brackets how much of that share stands above
-the bins around it (`above_neighbours`: W's spectrum falls smoothly with frequency, so a
+the bins around it (`period_excess`: W's spectrum falls smoothly with frequency, so a
 period the network relies on shows as a peak). 0.3.0 holds 0.067 around a period of 4
 semitones, 0.036 of it above its neighbours (0.2.0: 0.044 and 0.013; every other period within
 0.011 of its neighbours; docs/results/pooling_spectrum.md), and it hears ±4 and ±8 semitones
@@ -33,7 +33,7 @@ import torch
 
 from phalar_metric.hub import save_pretrained
 from phalar_metric.model import PhaLar
-from training.comb import PERIODS, above_neighbours, frequency_spectrum, period_bins, projection
+from training.comb import PERIODS, frequency_spectrum, period_bins, period_excess, projection
 
 from .report import (Parser, add_model_args, add_run_args, describe_models, fatal, markdown_table, named_models,
                      write_outputs)
@@ -76,11 +76,12 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
         models = named_models(args)
         shares, excess = {}, {}
-        for name, model in models.items():
-            spectrum = frequency_spectrum(model).detach()
-            shares[name] = {"0": float(spectrum[0]),
-                            **{f"{p:g}": float(spectrum[period_bins(model, p)].sum()) for p in PERIODS}}
-            excess[name] = {f"{p:g}": float(above_neighbours(spectrum, period_bins(model, p))) for p in PERIODS}
+        with torch.no_grad():
+            for name, model in models.items():
+                spectrum = frequency_spectrum(model)
+                shares[name] = {"0": float(spectrum[0]),
+                                **{f"{p:g}": float(spectrum[period_bins(model, p)].sum()) for p in PERIODS}}
+                excess[name] = {f"{p:g}": float(period_excess(model, spectrum, p)) for p in PERIODS}
         if args.out is not None:
             save_pretrained(without_period(next(iter(models.values())), args.remove), args.out,
                             model_card=f"{args.model[0]} without the period of {args.remove:g} semitones in W")

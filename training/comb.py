@@ -8,7 +8,9 @@ of 12/h semitones (the h-th harmonic of the pitch-class circle) turns a transpos
 semitones into a phase of 2*pi*h*s/12: it cannot hear the intervals with h*s a multiple of 12.
 Harmonics 1 and 5 (periods 12 and 2.4) hear every interval of 1-11 semitones; harmonics 2, 3,
 4 and 6 (periods 6, 4, 3 and 2: BLIND_PERIODS) are deaf to ±6, to ±4 and ±8, to ±3, ±6 and ±9,
-and to every even interval. 0.3.0's W peaks at period 4 and 0.3.0 hears ±4 and ±8 least
+and to every even interval. (A period that is no harmonic of the octave can be deaf too: with
+84 bins, the DFT bins 12, 24 and 36, periods 7, 3.5 and 7/3 semitones, cannot hear ±7; no
+model here has a peak there.) 0.3.0's W peaks at period 4 and 0.3.0 hears ±4 and ±8 least
 (docs/results/pooling_spectrum.md); run np1, from a copy without that peak, grew one at
 period 3 and heard ±3 least.
 """
@@ -31,15 +33,21 @@ def projection(model: PhaLar) -> torch.Tensor:
 
 def frequency_spectrum(model: PhaLar) -> torch.Tensor:
     """`[n_bins // 2 + 1]` shares of `W`'s energy in each bin of its real DFT along frequency
-    (each bin counted as often as the full DFT holds it, so the shares sum to 1); float64."""
+    (each bin counted as often as the full DFT holds it, `fold_counts`, so the shares sum to 1);
+    float64."""
     power = torch.fft.rfft(projection(model).double(), dim=-1).abs().square().sum(dim=(0, 1))
-    n = model.config.n_bins
-    count = torch.full_like(power, 2.0)
-    count[0] = 1.0
-    if n % 2 == 0:
-        count[-1] = 1.0
-    power = power * count
+    power = power * fold_counts(model.config.n_bins).to(power)
     return power / power.sum()
+
+
+def fold_counts(n_bins: int) -> torch.Tensor:
+    """`[n_bins // 2 + 1]`: how many frequencies of the full DFT of length `n_bins` each real-DFT
+    bin holds (1 for bin 0 and, for an even length, the Nyquist bin; 2 for the others)."""
+    count = torch.full((n_bins // 2 + 1,), 2.0, dtype=torch.float64)
+    count[0] = 1.0
+    if n_bins % 2 == 0:
+        count[-1] = 1.0
+    return count
 
 
 def period_bin(model: PhaLar, semitones: float) -> int:
@@ -63,22 +71,31 @@ def period_bins(model: PhaLar, semitones: float) -> slice:
     return slice(max(k - 1, 1), k + 2)
 
 
-def above_neighbours(spectrum: torch.Tensor, window: slice) -> torch.Tensor:
+def above_neighbours(spectrum: torch.Tensor, window: slice, counts: torch.Tensor | None = None) -> torch.Tensor:
     """The share of `spectrum` in `window` less what its bins would hold at the median share of
-    the bins 2-5 beyond each end (a smooth spectrum gives about 0, a peak its excess); a 0-dim
-    tensor, NaN when no bin lies around."""
+    the bins 2-5 beyond each end, a bin holding `counts` / 2 medians (`fold_counts`: the Nyquist
+    bin holds one frequency, the others two; default 2 for every bin): a smooth spectrum gives
+    about 0, a peak its excess. A 0-dim tensor, NaN when no bin lies around. Its gradient
+    lowers the window and raises the median bin."""
     lo, hi = window.start, window.stop
     around = torch.cat([spectrum[max(lo - 5, 1) : max(lo - 1, 1)], spectrum[hi + 1 : hi + 5]])
     inside = spectrum[window]
     if not len(around):
         return spectrum.new_tensor(float("nan"))
-    return inside.sum() - len(inside) * around.median()
+    medians = float(counts[window].sum()) / 2 if counts is not None else len(inside)
+    return inside.sum() - medians * around.median()
+
+
+def period_excess(model: PhaLar, spectrum: torch.Tensor, semitones: float) -> torch.Tensor:
+    """`above_neighbours` of the model's `spectrum` (`frequency_spectrum`) around a period of
+    `semitones` (`period_bins`), its Nyquist bin counted once."""
+    return above_neighbours(spectrum, period_bins(model, semitones), fold_counts(model.config.n_bins))
 
 
 def comb_penalty(model: PhaLar) -> torch.Tensor:
     """The sum over BLIND_PERIODS of how far each stands above its neighbours in `W`'s
-    spectrum, where it does (relu of `above_neighbours`); differentiable in `W` (float32,
-    0-dim). 0.3.0: 0.036 (its period-4 peak). ValueError without a CQT front-end."""
+    spectrum, where it does (relu of `period_excess`); differentiable in `W` (float32, 0-dim).
+    0.3.0: 0.044 (+0.036 at period 4, +0.007 at 6, +0.001 at 3). ValueError without a CQT
+    front-end or with a blind period beyond the DFT."""
     spectrum = frequency_spectrum(model)
-    excess = [above_neighbours(spectrum, period_bins(model, p)) for p in BLIND_PERIODS]
-    return torch.stack(excess).nan_to_num(0.0).clamp(min=0).sum().float()
+    return torch.stack([period_excess(model, spectrum, p) for p in BLIND_PERIODS]).clamp(min=0).sum().float()

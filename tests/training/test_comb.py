@@ -1,53 +1,114 @@
-"""The comb penalty on the pooling projection: what it counts, its gradient, its use in training."""
+"""Combs in the pooling projection (training/comb.py): W's spectrum along frequency, the
+excess of a period over its neighbours, the penalty, its gradient and its use in training."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import model_with_period
 
-from phalar_metric.config import PhaLarConfig
+from phalar_metric.config import tiny_config
 from phalar_metric.hub import load_pretrained, save_pretrained
 from phalar_metric.model import PhaLar
 from tiny_data import TINY_MODEL
 from training import train
-from training.comb import comb_penalty, frequency_spectrum, period_bin, projection
+from training.comb import (BLIND_PERIODS, PERIODS, above_neighbours, comb_penalty, fold_counts, frequency_spectrum,
+                           period_bin, period_bins, period_excess, projection)
 
 
-def _planted(period_semitones: float, amplitude: float, noise: float = 0.0, offset: float = 1.0,
-             seed: int = 0) -> PhaLar:
-    """A tiny model (36 bins, one a semitone) whose W is `offset` plus `amplitude` times a
-    cosine of `period_semitones` along frequency plus `noise` times Gaussian noise."""
-    torch.manual_seed(seed)
-    model = PhaLar(PhaLarConfig(**TINY_MODEL))
+@pytest.mark.parametrize(("n_bins", "per_octave"), [(35, 12), (36, 12), (72, 24)])
+def test_shares_are_the_full_dft_folded(n_bins: int, per_octave: int) -> None:
+    """Each rfft bin's share is that of its frequency and its mirror in the full DFT."""
+    torch.manual_seed(0)
+    model = PhaLar(tiny_config(n_bins=n_bins, bins_per_octave=per_octave)).eval()
+    power = torch.fft.fft(projection(model).detach().double(), dim=-1).abs().square().sum(dim=(0, 1))
+    power = power / power.sum()
+    folded = torch.stack([power[k] + (power[-k] if 0 < k < n_bins - k else 0) for k in range(n_bins // 2 + 1)])
+    assert torch.allclose(frequency_spectrum(model), folded)
+    assert float(fold_counts(n_bins).sum()) == n_bins
+    assert period_bin(model, 4.0) == round(n_bins / (4 * per_octave / 12))  # bins, not semitones
+
+
+def test_a_period_beyond_the_dft_is_refused() -> None:
+    model = PhaLar(tiny_config(n_bins=35)).eval()
+    assert period_bins(model, 2.4) == slice(14, 17)
+    for semitones in (2.0, 80.0):  # bin 18 of 0..17; bin 0
+        with pytest.raises(ValueError, match="not a DFT bin"):
+            period_bin(model, semitones)
+    with pytest.raises(ValueError, match="positive"):
+        period_bin(model, 0.0)
+    with pytest.raises(ValueError, match="not a DFT bin"):
+        comb_penalty(model)  # period 2 is a blind period
+
+
+def test_above_neighbours_is_a_peak_s_excess_over_the_bins_around_it() -> None:
+    flat = torch.full((43,), 1 / 43)
+    assert float(above_neighbours(flat, slice(20, 23))) == pytest.approx(0.0, abs=1e-7)
+    peaked = flat.clone()
+    peaked[21] += 0.05
+    assert float(above_neighbours(peaked, slice(20, 23))) == pytest.approx(0.05)
+    assert float(above_neighbours(peaked, slice(41, 44))) == pytest.approx(0.0, abs=1e-7)  # the last bins: one side
+    counts = fold_counts(84)  # the Nyquist bin 42 holds one frequency: half a median
+    assert float(above_neighbours(flat, slice(41, 44), counts)) == pytest.approx(0.5 / 43)
+
+
+def test_white_noise_has_no_excess_at_any_period_nyquist_included() -> None:
+    """A W of white noise has a flat spectrum per frequency of the full DFT: every period,
+    period 2 at the Nyquist bin of 36 bins too, stands within noise of its neighbours."""
+    model = model_with_period(4, amplitude=0.0, noise=1.0, offset=0.0, embed_dim=64)
+    spectrum = frequency_spectrum(model)
+    for p in PERIODS:
+        assert abs(float(period_excess(model, spectrum, p))) < 0.01, p
+
+
+@pytest.mark.parametrize("period", [*BLIND_PERIODS, 12.0, 2.4])
+def test_counts_the_periods_deaf_to_some_interval_and_not_the_others(period: float) -> None:
+    """A cosine of a blind period (deaf to some interval of 1-11 semitones) is penalised by its
+    excess, its share of W's energy (1/3 beside the constant; 1/2 at the Nyquist bin, which holds
+    one frequency); one of period 12 or 2.4 semitones (hearing every interval) is not."""
+    model = model_with_period(period)
+    share = float(frequency_spectrum(model)[period_bin(model, period)])
+    assert share == pytest.approx(1 / 2 if period == 2.0 else 1 / 3)
+    expected = share if period in BLIND_PERIODS else 0.0
+    assert float(comb_penalty(model)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_valley_is_not_penalised() -> None:
+    """A blind period below its neighbours (run np1's period 4 after the comb's removal) adds
+    nothing: only peaks count."""
+    model = model_with_period(4, amplitude=0.0, noise=1.0, offset=0.0, embed_dim=64)
     w = projection(model).detach()
-    f = torch.arange(w.shape[-1], dtype=torch.float32)
-    planted = offset + amplitude * torch.cos(2 * math.pi * f / period_semitones) + noise * torch.randn_like(w)
-    model.pooling.proj.weight.data.copy_(planted.reshape_as(model.pooling.proj.weight))
-    return model
-
-
-def test_counts_the_periods_deaf_to_some_interval_and_not_the_others() -> None:
-    """A cosine of period 4 semitones (deaf to ±4, ±8) is penalised by its excess, 1/3 of W's
-    energy; one of period 12 or 2.4 semitones (hearing every interval) and a flat W are not."""
-    assert float(comb_penalty(_planted(4.0, 1.0))) == pytest.approx(1 / 3, rel=1e-5)
-    assert float(frequency_spectrum(_planted(4.0, 1.0))[period_bin(_planted(4.0, 1.0), 4.0)]) == pytest.approx(1 / 3)
-    for period in (12.0, 2.4):
-        assert float(comb_penalty(_planted(period, 1.0))) == pytest.approx(0.0, abs=1e-6), period
-    assert float(comb_penalty(_planted(4.0, 0.0))) == pytest.approx(0.0, abs=1e-6)
+    spectrum = torch.fft.rfft(w, dim=-1)
+    spectrum[..., period_bins(model, 4.0)] = 0
+    model.pooling.proj.weight.data.copy_(torch.fft.irfft(spectrum, n=w.shape[-1], dim=-1).reshape_as(
+        model.pooling.proj.weight))
+    valley = float(period_excess(model, frequency_spectrum(model), 4.0))
+    others = sum(max(float(period_excess(model, frequency_spectrum(model), p)), 0.0) for p in BLIND_PERIODS if p != 4.0)
+    assert valley < -0.05 and float(comb_penalty(model)) == pytest.approx(others)
 
 
 def test_its_gradient_reaches_only_w_and_a_step_against_it_lowers_it() -> None:
-    model = _planted(3.0, 0.3, noise=0.1)
+    model = model_with_period(3, amplitude=0.3, noise=0.1)
     penalty = comb_penalty(model)
     penalty.backward()
     grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     assert list(grads) == ["pooling.proj.weight"]
     with torch.no_grad():
         model.pooling.proj.weight -= 0.5 * grads["pooling.proj.weight"] / grads["pooling.proj.weight"].norm()
-    assert float(comb_penalty(model)) < float(penalty)
+        assert float(comb_penalty(model)) < float(penalty)
+
+
+def test_an_embedding_cannot_tell_a_shift_by_the_period_apart() -> None:
+    """Why the penalty: with W periodic in p bins (and nothing else depending on frequency), a
+    spectrogram shifted by p bins away from the edges embeds alike."""
+    model = model_with_period(4)
+    spec = torch.zeros(1, 36, 80)
+    spec[0, 10, ::4] = 1.0
+    with torch.no_grad():
+        base, by4, by3 = (model.embed_spectrogram(spec.roll(k, dims=1)) for k in (0, 4, 3))
+    assert (base - by4).abs().max() < 1e-3 and (base - by3).abs().max() > 0.1  # |base| up to ~2
 
 
 def test_a_mel_front_end_is_refused_before_the_data(tmp_path: Path) -> None:
@@ -59,13 +120,13 @@ def test_a_mel_front_end_is_refused_before_the_data(tmp_path: Path) -> None:
 def test_a_run_with_the_penalty_lowers_a_planted_comb_more_than_one_without(rendered_root: Path,
                                                                             tmp_path: Path) -> None:
     start = tmp_path / "start"
-    save_pretrained(_planted(4.0, 0.05, noise=0.05, offset=0.0), start)
+    save_pretrained(model_with_period(4, amplitude=0.05, noise=0.05, offset=0.0, **TINY_MODEL), start)
     after = {}
     for weight in (0.0, 100.0):
         out = tmp_path / f"run{weight:g}"
         train.main([f"--data={rendered_root}", f"--out_dir={out}", f"--init_from={start}", "--max_steps=3",
                     "--batch_size=6", "--group_size=3", "--hard_fraction=0.5", "--warmup_steps=1", "--eval_every=3",
                     "--eval_pairs=100", "--eval_groups=1", "--threads=1", f"--comb_weight={weight}"])
-        after[weight] = float(comb_penalty(train.checkpoint_model(out / "ckpt.pt")))
-    before = float(comb_penalty(load_pretrained(start)))
+        after[weight] = float(comb_penalty(train.checkpoint_model(out / "ckpt.pt")).detach())
+    before = float(comb_penalty(load_pretrained(start)).detach())
     assert before > 0.1 and after[100.0] < after[0.0] and after[100.0] < before
