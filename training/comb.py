@@ -75,15 +75,16 @@ def above_neighbours(spectrum: torch.Tensor, window: slice, counts: torch.Tensor
     """The share of `spectrum` in `window` less what its bins would hold at the median share of
     the bins 2-5 beyond each end, a bin holding `counts` / 2 medians (`fold_counts`: the Nyquist
     bin holds one frequency, the others two; default 2 for every bin): a smooth spectrum gives
-    about 0, a peak its excess. A 0-dim tensor, NaN when no bin lies around. Its gradient
-    lowers the window and raises the median bin."""
+    about 0, a peak its excess. A 0-dim tensor, NaN when no bin lies around. The median is a
+    reference, not a target: no gradient reaches it (with one, a penalty on the excess raised
+    the neighbours instead of lowering the peak: run cp1, docs/training.md)."""
     lo, hi = window.start, window.stop
     around = torch.cat([spectrum[max(lo - 5, 1) : max(lo - 1, 1)], spectrum[hi + 1 : hi + 5]])
     inside = spectrum[window]
     if not len(around):
         return spectrum.new_tensor(float("nan"))
     medians = float(counts[window].sum()) / 2 if counts is not None else len(inside)
-    return inside.sum() - medians * around.median()
+    return inside.sum() - medians * around.median().detach()
 
 
 def period_excess(model: PhaLar, spectrum: torch.Tensor, semitones: float) -> torch.Tensor:

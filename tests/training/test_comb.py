@@ -89,6 +89,16 @@ def test_a_valley_is_not_penalised() -> None:
     assert valley < -0.05 and float(comb_penalty(model)) == pytest.approx(others)
 
 
+def test_its_gradient_lowers_the_peak_and_leaves_the_neighbours_alone() -> None:
+    """The gradient of the excess reaches the window's bins only, positively (a step against it
+    lowers the peak), never the bins it is compared with."""
+    spectrum = torch.full((43,), 1 / 43, requires_grad=True)
+    excess = above_neighbours(spectrum + torch.nn.functional.one_hot(torch.tensor(21), 43) * 0.05, slice(20, 23))
+    excess.backward()
+    assert torch.equal(spectrum.grad.nonzero().flatten(), torch.tensor([20, 21, 22]))
+    assert (spectrum.grad[20:23] > 0).all()
+
+
 def test_its_gradient_reaches_only_w_and_a_step_against_it_lowers_it() -> None:
     model = model_with_period(3, amplitude=0.3, noise=0.1)
     penalty = comb_penalty(model)
