@@ -49,8 +49,8 @@ from phalar_metric.model import PhaLar, count_parameters
 from .comb import comb_penalty
 from .config_args import parse_overrides
 from .loss import info_nce, pairwise_margin
-from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions,
-                        interval_probabilities, semitone_bins, stretch_spec)
+from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches,
+                        draw_transpositions, interval_probabilities, semitone_bins, stretch_spec)
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
 from .validation import (ValidationSet, interval_metric_names, interval_weights_from, is_interval_metric,

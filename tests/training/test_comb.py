@@ -9,6 +9,7 @@ import pytest
 import torch
 from helpers import model_with_period
 
+from evaluation.pooling_spectrum import without_period
 from phalar_metric.config import tiny_config
 from phalar_metric.hub import load_pretrained, save_pretrained
 from phalar_metric.model import PhaLar
@@ -78,12 +79,7 @@ def test_counts_the_periods_deaf_to_some_interval_and_not_the_others(period: flo
 def test_a_valley_is_not_penalised() -> None:
     """A blind period below its neighbours (run np1's period 4 after the comb's removal) adds
     nothing: only peaks count."""
-    model = model_with_period(4, amplitude=0.0, noise=1.0, offset=0.0, embed_dim=64)
-    w = projection(model).detach()
-    spectrum = torch.fft.rfft(w, dim=-1)
-    spectrum[..., period_bins(model, 4.0)] = 0
-    model.pooling.proj.weight.data.copy_(torch.fft.irfft(spectrum, n=w.shape[-1], dim=-1).reshape_as(
-        model.pooling.proj.weight))
+    model = without_period(model_with_period(4, amplitude=0.0, noise=1.0, offset=0.0, embed_dim=64), 4.0)
     valley = float(period_excess(model, frequency_spectrum(model), 4.0))
     others = sum(max(float(period_excess(model, frequency_spectrum(model), p)), 0.0) for p in BLIND_PERIODS if p != 4.0)
     assert valley < -0.05 and float(comb_penalty(model)) == pytest.approx(others)
