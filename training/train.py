@@ -9,7 +9,7 @@ never positives (training/negatives.py): transposed and time-stretched copies of
 the targets (made on the targets' spectrograms inside the forward) and degenerate clips
 (silence, quiet noise, white/pink noise, click trains). With `comb_weight`, the loss also
 penalises peaks of the pooling projection W at the pitch-class periods that cannot hear some
-interval (training/comb.py).
+interval; with `blind_weight`, W's whole energy at those periods (training/comb.py).
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -46,7 +46,7 @@ from phalar_metric.frontend import n_frames
 from phalar_metric.hub import default_weights_dir, load_pretrained, save_pretrained
 from phalar_metric.model import PhaLar, count_parameters
 
-from .comb import comb_penalty
+from .comb import blind_share, comb_penalty
 from .config_args import parse_overrides
 from .loss import info_nce, pairwise_margin
 from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches,
@@ -87,6 +87,7 @@ class TrainConfig:
     pair_shift_p: float = 0.0  # share of pairs whose context and target both move by one interval of ±1-5 semitones
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
     comb_weight: float = 0.0  # weight of `comb_penalty`: W's peaks at the periods deaf to some interval (training/comb.py)
+    blind_weight: float = 0.0  # weight of `blind_share`: W's energy at those periods, peak or not (training/comb.py)
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
             weights = model.state_dict()
             model = PhaLar(PhaLarConfig.from_dict({**model.config.to_dict(), **cfg.model}))
             model.load_state_dict(weights)
-    if cfg.comb_weight:  # a front-end without semitones fails here, not after the data have loaded
+    if cfg.comb_weight or cfg.blind_weight:  # a front-end without semitones fails here, not after the data load
         comb_penalty(model)
     model.to(device).train()
     opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
@@ -201,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
         loss = pair_loss(model, batch, negatives, cfg, device)
         if cfg.comb_weight:  # on the parameters themselves: the same on every DDP process
             loss = loss + cfg.comb_weight * comb_penalty(raw_model)
+        if cfg.blind_weight:
+            loss = loss + cfg.blind_weight * blind_share(raw_model)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

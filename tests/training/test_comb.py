@@ -3,6 +3,7 @@ excess of a period over its neighbours, the penalty, its gradient and its use in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from phalar_metric.hub import load_pretrained, save_pretrained
 from phalar_metric.model import PhaLar
 from tiny_data import TINY_MODEL
 from training import train
-from training.comb import (BLIND_PERIODS, PERIODS, above_neighbours, comb_penalty, fold_counts, frequency_spectrum,
+from training.comb import (BLIND_PERIODS, PERIODS, above_neighbours, blind_share, comb_penalty, fold_counts, frequency_spectrum,
                            period_bin, period_bins, period_excess, projection)
 
 
@@ -95,15 +96,34 @@ def test_its_gradient_lowers_the_peak_and_leaves_the_neighbours_alone() -> None:
     assert (spectrum.grad[20:23] > 0).all()
 
 
-def test_its_gradient_reaches_only_w_and_a_step_against_it_lowers_it() -> None:
+@pytest.mark.parametrize("penalty", [comb_penalty, blind_share])
+def test_its_gradient_reaches_only_w_and_a_step_against_it_lowers_it(penalty: Callable) -> None:
     model = model_with_period(3, amplitude=0.3, noise=0.1)
-    penalty = comb_penalty(model)
-    penalty.backward()
+    value = penalty(model)
+    value.backward()
     grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     assert list(grads) == ["pooling.proj.weight"]
     with torch.no_grad():
         model.pooling.proj.weight -= 0.5 * grads["pooling.proj.weight"] / grads["pooling.proj.weight"].norm()
-        assert float(comb_penalty(model)) < float(penalty)
+        assert float(penalty(model)) < float(value)
+
+
+@pytest.mark.parametrize("period", [*BLIND_PERIODS, 12.0, 2.4])
+def test_blind_share_is_the_energy_at_the_blind_periods(period: float) -> None:
+    """A cosine of a blind period puts its share of W's energy (1/3 beside the constant, 1/2 at
+    the Nyquist bin) into `blind_share`; one of period 12 or 2.4 semitones puts nothing."""
+    model = model_with_period(period)
+    expected = (1 / 2 if period == 2.0 else 1 / 3) if period in BLIND_PERIODS else 0.0
+    assert float(blind_share(model).detach()) == pytest.approx(expected, abs=1e-6)
+
+
+def test_blind_share_counts_a_smooth_spectrum_where_the_excess_does_not() -> None:
+    """White noise: no period stands out (`comb_penalty` about 0), but the blind periods' bins
+    hold their share of the flat spectrum (21 of the 36 frequencies: bins 5-7, 8-10, 11-13 twice,
+    17 twice and the Nyquist bin 18 once)."""
+    model = model_with_period(4, amplitude=0.0, noise=1.0, offset=0.0, embed_dim=64)
+    assert float(blind_share(model).detach()) == pytest.approx(21 / 36, abs=0.05)
+    assert float(comb_penalty(model).detach()) < 0.05
 
 
 def test_an_embedding_cannot_tell_a_shift_by_the_period_apart() -> None:
@@ -123,16 +143,22 @@ def test_a_mel_front_end_is_refused_before_the_data(tmp_path: Path) -> None:
                     f"--model={ {**TINY_MODEL, 'frontend': 'mel'} !r}"])
 
 
-def test_a_run_with_the_penalty_lowers_a_planted_comb_more_than_one_without(rendered_root: Path,
-                                                                            tmp_path: Path) -> None:
+def test_a_run_with_a_penalty_lowers_a_planted_comb_more_than_one_without(rendered_root: Path,
+                                                                          tmp_path: Path) -> None:
+    """Three steps from a W with a period of 4 bins: `--comb_weight` lowers the comb's excess,
+    `--blind_weight` its share, each more than a run without either."""
     start = tmp_path / "start"
     save_pretrained(model_with_period(4, amplitude=0.05, noise=0.05, offset=0.0, **TINY_MODEL), start)
     after = {}
-    for weight in (0.0, 100.0):
-        out = tmp_path / f"run{weight:g}"
+    for option in ("none", "comb_weight", "blind_weight"):
+        out = tmp_path / option
+        weight = [] if option == "none" else [f"--{option}=100.0"]
         train.main([f"--data={rendered_root}", f"--out_dir={out}", f"--init_from={start}", "--max_steps=3",
                     "--batch_size=6", "--group_size=3", "--hard_fraction=0.5", "--warmup_steps=1", "--eval_every=3",
-                    "--eval_pairs=100", "--eval_groups=1", "--threads=1", f"--comb_weight={weight}"])
-        after[weight] = float(comb_penalty(train.checkpoint_model(out / "ckpt.pt")).detach())
-    before = float(comb_penalty(load_pretrained(start)).detach())
-    assert before > 0.1 and after[100.0] < after[0.0] and after[100.0] < before
+                    "--eval_pairs=100", "--eval_groups=1", "--threads=1", *weight])
+        model = train.checkpoint_model(out / "ckpt.pt")
+        after[option] = float(comb_penalty(model).detach()), float(blind_share(model).detach())
+    before = load_pretrained(start)
+    assert float(comb_penalty(before).detach()) > 0.1
+    assert after["comb_weight"][0] < min(after["none"][0], float(comb_penalty(before).detach()))
+    assert after["blind_weight"][1] < min(after["none"][1], float(blind_share(before).detach()))
