@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from phalar_metric.errors import fatal
 from phalar_metric.hub import load_pretrained
@@ -113,6 +113,18 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def run_command(prog: str, args: argparse.Namespace, run: Callable[[argparse.Namespace], dict[str, Any]],
+                table: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
+    """`run(args)`, its user errors (ValueError, OSError, RuntimeError, ImportError) one line on
+    stderr (exit status 1); then `write_outputs` of the result and `table(result)`."""
+    try:
+        result = run(args)
+    except (ValueError, OSError, RuntimeError, ImportError) as err:
+        fatal(prog, str(err))
+    write_outputs(result, table(result), args.json, args.markdown)
+    return result
 
 
 def write_outputs(result: dict[str, Any], table: str, json_path: Path | None, md_path: Path | None) -> None:

@@ -36,8 +36,8 @@ from training.sampler import Batch
 from training.sources.base import SAMPLE_RATE, Song
 from training.validation import eval_pairs
 
-from .report import (Parser, add_baseline_args, add_model_args, add_run_args, describe_models, fatal, load_models,
-                     markdown_table, songs_from, write_outputs)
+from .report import (Parser, add_baseline_args, add_model_args, add_run_args, describe_models, load_models,
+                     markdown_table, run_command, songs_from)
 from .retrieval import BASELINE, baseline_weights, select_songs
 from .validity_figures import curve_figures
 from .validity_prepare import PrepSpec, prepared
@@ -75,11 +75,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the suite; returns the JSON result. User errors exit with one line on stderr."""
     args = get_parser().parse_args(argv)
-    try:
-        result = run(args)
-    except (ValueError, OSError, RuntimeError, ImportError) as err:
-        fatal(PROG, str(err))
-    write_outputs(result, results_table(result["results"]), args.json, args.markdown)
+    result = run_command(PROG, args, run, lambda r: results_table(r["results"]))
     if args.figures is not None:
         for path in curve_figures(result["curves"], args.figures):
             print(path)
