@@ -8,7 +8,7 @@ tempo, key and instruments, different time): hard negatives that only alignment 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import signal
@@ -136,13 +136,16 @@ def mix(rng: np.random.Generator, stems: np.ndarray, augment: Augment | None) ->
 class Batch:
     """`context`, `target`: `[B, window]` float32 at SAMPLE_RATE; `group`: `[B]` ids shared by
     the pairs of one same-song group; `song`: `[B]` song names; `pitched`: `[B]` bool, the
-    target holds a pitched (non-drum) stem (transposing it makes a harmonic negative)."""
+    target holds a pitched (non-drum) stem (transposing it makes a harmonic negative);
+    `windows`: per pair (song, window start in samples, the target's stem indices), where the
+    sampler drew them (`PairSampler.batch`; empty otherwise)."""
 
     context: np.ndarray
     target: np.ndarray
     group: np.ndarray
     song: np.ndarray
     pitched: np.ndarray
+    windows: list[tuple[Song, int, np.ndarray]] = field(default_factory=list)
 
 
 class PairSampler:
@@ -178,9 +181,10 @@ class PairSampler:
         is_target[target] = True
         return mix(rng, stems[~is_target], self.augment), mix(rng, stems[is_target], self.augment)
 
-    def _group(self, rng: np.random.Generator, size: int) -> tuple[Song, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    def _group(self, rng: np.random.Generator,
+               size: int) -> tuple[Song, np.ndarray, list[tuple[np.ndarray, np.ndarray]], list[int]]:
         """`size` pairs from one song with one stem split (size 1: an ordinary pair): the song,
-        the target's stem indices and the pairs."""
+        the target's stem indices, the pairs and their window starts (samples)."""
         for _ in range(100):
             song = self.songs[int(rng.integers(len(self.songs)))]
             start, stems = self._window(rng, song)
@@ -188,30 +192,32 @@ class PairSampler:
             if len(active) < 2:
                 continue
             target = split_stems(rng, active)
-            out = [self.pair(rng, song, stems, target)]
+            out, starts = [self.pair(rng, song, stems, target)], [start]
             for _ in range(20 * size):
                 if len(out) == size:
-                    return song, target, out
+                    return song, target, out, starts
                 s2, stems2 = self._window(rng, song, near=start)
                 act2 = active_stems(stems2)
                 # the same split must leave an active context and target at the other time
                 if s2 != start and np.isin(target, act2).any() and np.setdiff1d(act2, target).size:
                     out.append(self.pair(rng, song, stems2, target))
+                    starts.append(s2)
             if len(out) == size:
-                return song, target, out
+                return song, target, out, starts
         raise RuntimeError("Could not draw a valid pair in 100 tries: are the songs silent?")
 
     def batch(self, rng: np.random.Generator, size: int) -> Batch:
         """`size` pairs, the same-song groups first."""
         n_groups = int(round(size * self.hard_fraction / self.group_size))
-        pairs, groups, names, pitched = [], [], [], []
+        pairs, groups, names, pitched, windows = [], [], [], [], []
         while len(pairs) < size:
             group_size = self.group_size if len(groups) < n_groups * self.group_size else 1
-            song, target, group = self._group(rng, min(group_size, size - len(pairs)))
+            song, target, group, starts = self._group(rng, min(group_size, size - len(pairs)))
             groups += [len(groups)] * len(group)
             names += [song.name] * len(group)
             pitched += [has_pitched_stem(song, target)] * len(group)
+            windows += [(song, start, target) for start in starts]
             pairs += group
         ctx, tgt = map(np.stack, zip(*pairs))
         return Batch(ctx.astype(np.float32), tgt.astype(np.float32), np.array(groups), np.array(names),
-                     np.array(pitched))
+                     np.array(pitched), windows)

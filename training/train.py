@@ -9,7 +9,10 @@ never positives (training/negatives.py): transposed and time-stretched copies of
 the targets (made on the targets' spectrograms inside the forward) and degenerate clips
 (silence, quiet noise, white/pink noise, click trains). With `comb_weight`, the loss also
 penalises peaks of the pooling projection W at the pitch-class periods that cannot hear some
-interval; with `blind_weight`, W's whole energy at those periods (training/comb.py).
+interval; with `blind_weight`, W's whole energy at those periods (training/comb.py). With
+`rerender_pairs`, that many pairs' pitched targets are re-rendered from their notes, as they
+are and transposed, the transposed copies entering as negatives too
+(training/rerendered_negatives.py): harmonic negatives that sound as a real transposition does.
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -51,6 +54,8 @@ from .config_args import parse_overrides
 from .loss import info_nce, pairwise_margin
 from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches,
                         draw_transpositions, interval_probabilities, semitone_bins, stretch_spec)
+from .rerender import has_notes
+from .rerendered_negatives import RerenderedNegatives
 from .sampler import Augment, Batch, PairSampler
 from .sources import load_songs
 from .validation import (ValidationSet, interval_metric_names, interval_weights_from, is_interval_metric,
@@ -88,6 +93,8 @@ class TrainConfig:
     pitch_pair_weight: float = 0.0  # weight of softplus(s(context, transposed) - s(context, true target)) per transposed target
     comb_weight: float = 0.0  # weight of `comb_penalty`: W's peaks at the periods deaf to some interval (training/comb.py)
     blind_weight: float = 0.0  # weight of `blind_share`: W's energy at those periods, peak or not (training/comb.py)
+    rerender_pairs: int = 0  # pairs per step whose pitched target is re-rendered from its notes (rerendered_negatives.py)
+    rerender_copies: int = 2  # transposed re-renders per such target, negatives (intervals drawn as the crop ones)
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
@@ -192,6 +199,10 @@ def main(argv: list[str] | None = None) -> None:
                               saturate_p=cfg.saturate_p, humanise_p=cfg.humanise_p)
             sampler = PairSampler(load_songs(cfg.sources, cfg.data, "train"), window,
                                   cfg.hard_fraction, cfg.group_size, augment)
+            rerendered = RerenderedNegatives(augment) if cfg.rerender_pairs else None
+            if rerendered is not None and not any(has_notes(song) for song in sampler.songs):
+                raise ValueError(f"--rerender_pairs needs songs with notes.json in {cfg.data}/train; "
+                                 "re-render them with training.render")
         # ---- one step: data and dropout randomness depend only on (seed, rank, step)
         rng = np.random.default_rng([cfg.seed, rank, step])
         torch.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)
@@ -199,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg) * group["lr_scale"]
         negatives = draw_negatives(rng, batch, cfg, raw_model.config, interval_weights)
+        if rerendered is not None:  # draws nothing more without: the same steps as before it existed
+            negatives.update(draw_rerendered(rng, batch, cfg, rerendered, interval_weights))
         loss = pair_loss(model, batch, negatives, cfg, device)
         if cfg.comb_weight:  # on the parameters themselves: the same on every DDP process
             loss = loss + cfg.comb_weight * comb_penalty(raw_model)
@@ -273,10 +286,11 @@ class ContrastiveStep(torch.nn.Module):
 
     `forward(context, target, negatives)`: `context`, `target` `[B, samples]`; `negatives` a
     dict of `pitch_idx` `[P]` (targets to transpose) with `pitch_bins` `[P]`, `tempo_idx`
-    `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, `degenerate` `[M, samples]` clips and,
+    `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, `degenerate` `[M, samples]` clips,
+    optionally `rerendered` `[R, samples]` clips with `rerendered_idx` `[R]` (their pairs) and,
     optionally, `pair_bins` `[B]`: each pair's context and target both transposed by it (a
-    transposed target's shift is added to its pair's).
-    Returns the `[B, B]` scores and the `[B, P + Q + M]` scores of the contexts against the
+    transposed target's shift is added to its pair's, a re-rendered copy moves with its pair).
+    Returns the `[B, B]` scores and the `[B, P + Q + M + R]` scores of the contexts against the
     negatives. Every clip goes through a front-end once and the backbone in one batch. With
     `harmonic` (harmonic negatives on, and a config that allows them: `semitone_bins`), the
     targets' spectrograms, their own and transposed, come from one `TransposedCQT`, so that a
@@ -292,9 +306,11 @@ class ContrastiveStep(torch.nn.Module):
     def forward(self, context: torch.Tensor, target: torch.Tensor,
                 negatives: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         b = context.shape[0]
+        rendered = negatives.get("rerendered", target[:0])
         if self.transposer is None:
-            spec = self.model.frontend(torch.cat([context, target, negatives["degenerate"]]))  # [2B + M, F, T]
-            contexts, targets, degenerate = spec[:b], spec[b : 2 * b], spec[2 * b :]
+            spec = self.model.frontend(torch.cat([context, target, negatives["degenerate"], rendered]))
+            contexts, targets = spec[:b], spec[b : 2 * b]
+            degenerate, rerendered = spec[2 * b : len(spec) - len(rendered)], spec[len(spec) - len(rendered) :]
             transposed = targets[:0]
         else:
             if "pair_bins" in negatives:  # contexts transposed with their targets: both from the widened CQT
@@ -311,9 +327,11 @@ class ContrastiveStep(torch.nn.Module):
             targets = self.transposer.crop(mag, pair)
             idx = negatives["pitch_idx"]
             transposed = self.transposer.crop(mag[idx], pair[idx] + negatives["pitch_bins"])
+            rerendered = (self.transposer.crop(self.transposer.magnitude(rendered), pair[negatives["rerendered_idx"]])
+                          if len(rendered) else targets[:0])  # made as the targets are
         specs = [contexts, targets, transposed,
                  stretch_spec(targets[negatives["tempo_idx"]], negatives["tempo_rate"], negatives["tempo_anchor"]),
-                 degenerate]
+                 degenerate, rerendered]
         emb = self.model.embed_spectrogram(torch.cat(specs))
         return self.model.score(emb[:b], emb[b : 2 * b]), self.model.score(emb[:b], emb[2 * b :])
 
@@ -347,6 +365,19 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
     return out
 
 
+def draw_rerendered(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, rerendered: RerenderedNegatives,
+                    interval_weights: list[float] | None = None) -> dict[str, np.ndarray]:
+    """`rerender_pairs` of `batch`'s pitched pairs re-rendered (their targets replaced in place),
+    each with `rerender_copies` copies transposed by intervals drawn as `draw_negatives` draws
+    the crop ones: {"rerendered": `[R, samples]`, "rerendered_idx": `[R]` their pairs' rows}."""
+    if cfg.rerender_copies < 1:
+        raise ValueError(f"`rerender_copies` must be at least 1, got {cfg.rerender_copies}")
+    weights = cfg.pitch_interval_weights if interval_weights is None else interval_weights
+    semitones = draw_transpositions(rng, cfg.rerender_pairs * cfg.rerender_copies, 1, cfg.pitch_small_p, weights)
+    copies, rows = rerendered.apply(rng, batch, cfg.rerender_pairs, semitones.reshape(cfg.rerender_pairs, -1))
+    return {"rerendered": copies, "rerendered_idx": rows}
+
+
 def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndarray], cfg: TrainConfig,
               device: torch.device) -> torch.Tensor:
     """InfoNCE over the `[B, B]` scores of context i vs target j plus the negatives' columns,
@@ -362,6 +393,10 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
     if cfg.pitch_pair_weight:
         rows, cols = tensors["pitch_idx"], torch.arange(len(tensors["pitch_idx"]), device=device)  # the first P columns
         loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols])
+        if "rerendered_idx" in tensors:  # the last R columns
+            rows = tensors["rerendered_idx"]
+            cols = torch.arange(extra.shape[1] - len(rows), extra.shape[1], device=device)
+            loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols])
     return loss
 
 
