@@ -160,7 +160,8 @@ def results_table(results: dict[str, dict[str, dict[str, float | None]]]) -> str
     where a subset is empty)."""
     header = ["model", "semitones", *(f"{kind} {subset.replace('_', ' ')}" for subset in SUBSETS
                                       for kind in ("crop", "re-render"))]
-    rows = [[name, f"±{s}", *("-" if r[f"{kind}_{subset}"] is None else r[f"{kind}_{subset}"] for subset in SUBSETS for kind in ("crop", "rerender"))]
+    cells = [f"{kind}_{subset}" for subset in SUBSETS for kind in ("crop", "rerender")]
+    rows = [[name, f"±{s}", *("-" if r[c] is None else r[c] for c in cells)]
             for name, per_interval in results.items() for s, r in per_interval.items()]
     return markdown_table(header, rows)
 

@@ -107,6 +107,7 @@ def blind_share(model: PhaLar) -> torch.Tensor:
     the bins around them stand: a penalty that can empty a period, where `comb_penalty` lowers it
     to its neighbours' level only (run cp2 kept 0.020 at period 4; run np1, the one model that
     heard ±4 in exact re-renders, 0.0003: docs/training.md). Differentiable in `W` (float32,
-    0-dim). 0.3.0: 0.16 (bins 13-15, 20-22, 27-29, 41-42; run np1's step 200: 0.10). ValueError as `comb_penalty`."""
+    0-dim). 0.3.0: 0.16 (bins 13-15, 20-22, 27-29, 41-42; run np1's step 200: 0.10).
+    ValueError as `comb_penalty`."""
     spectrum = frequency_spectrum(model)
     return torch.stack([spectrum[period_bins(model, p)].sum() for p in BLIND_PERIODS]).sum().float()

@@ -45,14 +45,19 @@ class RerenderedNegatives:
         if self._renderer is None:
             self._renderer = WindowRenderer()
 
-        def per_stem(shift: int) -> np.ndarray:
-            return np.stack([self._renderer.render(song, [i], start, length, semitones=shift) for i in stems])
+        plain = np.stack([self._renderer.render(song, [i], start, length) for i in stems])
+        moving = [k for k, i in enumerate(stems) if song.is_drum is None or not song.is_drum[i]]
 
-        plain = per_stem(0)
+        def moved(shift: int) -> np.ndarray:  # drums never move: their plain render is reused
+            out = plain.copy()
+            for k in moving:
+                out[k] = self._renderer.render(song, [stems[k]], start, length, semitones=shift)
+            return out
+
         gain = np.float32(fit_gain(plain.sum(0), song.read(start, length)[stems].sum(0)))
         seed = int(rng.integers(2**63))
         target = mix(np.random.default_rng(seed), gain * plain, self.augment)
-        copies = [mix(np.random.default_rng(seed), gain * per_stem(int(s)), self.augment) for s in semitones]
+        copies = [mix(np.random.default_rng(seed), gain * moved(int(s)), self.augment) for s in semitones]
         return target, np.stack(copies).astype(np.float32)
 
     def apply(self, rng: np.random.Generator, batch: Batch, n_pairs: int,

@@ -193,13 +193,13 @@ def main(argv: list[str] | None = None) -> None:
     interval_weights = _interval_weights(history, cfg, ddp, master)
     sampler, t_last, clips = None, time.time(), 0
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not master, desc="train")
+    augment = Augment(eq_p=cfg.eq_p, reverb_p=cfg.reverb_p, lowpass_p=cfg.lowpass_p,
+                      saturate_p=cfg.saturate_p, humanise_p=cfg.humanise_p)
+    rerendered = RerenderedNegatives(augment) if cfg.rerender_pairs else None  # one synthesiser for the run
     while step < cfg.max_steps:
         if sampler is None or step % cfg.rescan_every == 0:
-            augment = Augment(eq_p=cfg.eq_p, reverb_p=cfg.reverb_p, lowpass_p=cfg.lowpass_p,
-                              saturate_p=cfg.saturate_p, humanise_p=cfg.humanise_p)
             sampler = PairSampler(load_songs(cfg.sources, cfg.data, "train"), window,
                                   cfg.hard_fraction, cfg.group_size, augment)
-            rerendered = RerenderedNegatives(augment) if cfg.rerender_pairs else None
             if rerendered is not None and not any(has_notes(song) for song in sampler.songs):
                 raise ValueError(f"--rerender_pairs needs songs with notes.json in {cfg.data}/train; "
                                  "re-render them with training.render")
@@ -309,8 +309,7 @@ class ContrastiveStep(torch.nn.Module):
         rendered = negatives.get("rerendered", target[:0])
         if self.transposer is None:
             spec = self.model.frontend(torch.cat([context, target, negatives["degenerate"], rendered]))
-            contexts, targets = spec[:b], spec[b : 2 * b]
-            degenerate, rerendered = spec[2 * b : len(spec) - len(rendered)], spec[len(spec) - len(rendered) :]
+            contexts, targets, degenerate, rerendered = spec.split([b, b, len(negatives["degenerate"]), len(rendered)])
             transposed = targets[:0]
         else:
             if "pair_bins" in negatives:  # contexts transposed with their targets: both from the widened CQT

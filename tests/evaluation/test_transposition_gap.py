@@ -6,16 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from symbolic_data import ToneSynth, write_symbolic_cache
+from symbolic_data import ToneSynth
 
 from evaluation import transposition_gap
 from evaluation.transposition_gap import SUBSETS, main
 from training.rerender import WindowRenderer
-
-
-@pytest.fixture(scope="module")
-def notes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_symbolic_cache(tmp_path_factory.mktemp("symbolic_gap"), ToneSynth())
 
 
 def run(root: Path, checkpoint: Path, *extra: str) -> dict:

@@ -26,12 +26,6 @@ BASELINE_W = ["--baseline-weights", "0.4,0.9"]
 # `rendered_root` (tests/evaluation/conftest.py): a render cache without notes, the audio-only path
 
 
-@pytest.fixture(scope="module")
-def notes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A render cache with notes.json, rendered by `ToneSynth`."""
-    return write_symbolic_cache(tmp_path_factory.mktemp("symbolic"), ToneSynth())
-
-
 def run_suite(root: Path, checkpoint: Path, *extra: str) -> dict:
     return validity.main(["--model", str(checkpoint), "--source", f"rendered:{root}", "--trials", "4",
                           "--bootstrap", "200", *extra])

@@ -16,8 +16,8 @@ from phalar_metric.hub import load_pretrained, save_pretrained
 from phalar_metric.model import PhaLar
 from tiny_data import TINY_MODEL
 from training import train
-from training.comb import (BLIND_PERIODS, PERIODS, above_neighbours, blind_share, comb_penalty, fold_counts, frequency_spectrum,
-                           period_bin, period_bins, period_excess, projection)
+from training.comb import (BLIND_PERIODS, PERIODS, above_neighbours, blind_share, comb_penalty, fold_counts,
+                           frequency_spectrum, period_bin, period_bins, period_excess, projection)
 
 
 @pytest.mark.parametrize(("n_bins", "per_octave"), [(35, 12), (36, 12), (72, 24)])
