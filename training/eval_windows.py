@@ -13,10 +13,11 @@ def every_window_pairs(songs: list[Song], window: int, group_size: int = 8, seed
     shorter than a window is left out). Consecutive windows are taken `group_size` at a time
     with one stem split drawn per group (from the stems active in its first usable window);
     a window is kept when that split leaves an active target and an active context. `group`
-    ids the groups, so `hard_accuracy` gives hard@group_size on the same pairs."""
+    ids the groups, so `hard_accuracy` gives hard@group_size on the same pairs; `windows` says
+    where each pair was cut."""
     rng = np.random.default_rng(seed)
     clean = PairSampler(songs, window, augment=None)
-    contexts, targets, groups, names, pitched = [], [], [], [], []
+    contexts, targets, groups, names, pitched, windows = [], [], [], [], [], []
     n_groups = 0
     for song in clean.songs:
         starts = range(0, song.num_samples - window + 1, window)
@@ -35,8 +36,9 @@ def every_window_pairs(songs: list[Song], window: int, group_size: int = 8, seed
                 groups.append(n_groups)
                 names.append(song.name)
                 pitched.append(has_pitched_stem(song, target))
+                windows.append((song, start, target))
             n_groups += 1
     if not contexts:
         raise ValueError("No window of these songs has two active stems")
     return Batch(np.stack(contexts).astype(np.float32), np.stack(targets).astype(np.float32), np.array(groups),
-                 np.array(names), np.array(pitched))
+                 np.array(names), np.array(pitched), windows)

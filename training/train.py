@@ -18,7 +18,10 @@ A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, opt
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
 `best/` (the best weights so far, in `phalar_metric.hub` format), `log.csv`, `val.csv` (the
 validation metrics), `intervals.csv` (for a model with pitch checks, the per-interval shares
-`pitch@k` of training/validation.py) and `config.json`. With `pitch_interval_adapt`, the
+`pitch@k` of training/validation.py, and `pitch_real@k` with `real_pitch_pairs`) and `config.json`.
+With `real_pitch_pairs`, the ood split's validation also re-renders that many of its pitched
+targets, transposed as the validity suite transposes (training/real_pitch.py), once per run:
+`ood/pitch_real` and `ood/pitch_real_min` can then select `best/`. With `pitch_interval_adapt`, the
 intervals of the harmonic negatives are drawn, after each validation, by one minus that
 split's `pitch@k`, floored (`interval_weights_from`; before the first validation with shares,
 by `pitch_interval_weights`): the draw follows whichever intervals the model hears least.
@@ -103,6 +106,7 @@ class TrainConfig:
     ckpt_every: int = 25  # checkpoint between evaluations too: a slow CPU may do only tens of steps an hour
     eval_pairs: int = 256  # per validation split
     eval_groups: int = 24  # same-song groups of 8 per validation split
+    real_pitch_pairs: int = 0  # ood pairs re-rendered once per run for ood/pitch_real checks (training/real_pitch.py)
     select_on: str = "ood/acc@64+ood/pitch+ood/noise"  # picks `best/`: the mean of these (ood: unseen human-composed music)
     rescan_every: int = 150  # re-read the song list (a render may still be growing the cache)
     log_every: int = 10
@@ -176,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{count_parameters(raw_model):,} parameters; start at step {step}; {world} process(es)")
 
     window = raw_model.config.window_samples
-    validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups) if master else None
+    validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups,
+                                     cfg.real_pitch_pairs) if master else None
     names = validation.metric_names(raw_model.config) if master else set()
     selectable = {name for name in names if not is_interval_metric(name)}  # val.csv's columns
     missing = [name for name in cfg.select_on.split("+") if name not in selectable] if master else []

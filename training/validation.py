@@ -6,15 +6,18 @@ transposition by one semitone up or down (the hardest, and what 0.2.0 hears leas
 `pitch@k` that share for the interval k = 1..11 semitones, each tried on the same
 PITCH_MIN_PAIRS pitched pairs drawn at random with a sign drawn per pair, `pitch_min` the lowest
 of the eleven (0.3.0 hears ±4 and ±8 least, which a random interval rarely shows), and `noise`,
-the share of pairs scoring the true target above white noise of the target's RMS.
+the share of pairs scoring the true target above white noise of the target's RMS. With
+`real_pitch_pairs`, the ood split also has `pitch_real`, `pitch_real_min` and `pitch_real@k`:
+the same question on targets re-rendered from their notes, transposed as the validity suite
+transposes (training/real_pitch.py).
 
-The eleven `pitch@k` are detail (`is_interval_metric`): the trainer keeps them in its history
+The eleven `pitch@k` (and six `pitch_real@k`) are detail (`is_interval_metric`): the trainer keeps them in its history
 and intervals.csv, not val.csv, and can draw its harmonic negatives by them
 (`interval_weights_from`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,6 +28,7 @@ from phalar_metric.model import PhaLar
 
 from .eval_windows import every_window_pairs
 from .negatives import MAX_SEMITONES, TransposedCQT, draw_transpositions, semitone_bins
+from .real_pitch import REAL_CHECKS, REAL_SUMMARY, RealPitchSet
 from .retrieval_metrics import accuracy_at_k, hard_accuracy
 from .sampler import Batch, PairSampler
 from .sources import Song, load_songs
@@ -126,8 +130,8 @@ def share_above(true: torch.Tensor, negative: torch.Tensor) -> float:
 
 
 def is_interval_metric(name: str) -> bool:
-    """Whether `name` (e.g. "val/pitch@4") is one of the per-interval shares `pitch@k`."""
-    return name.rpartition("/")[2] in INTERVAL_CHECKS
+    """Whether `name` (e.g. "val/pitch@4") is one of the per-interval shares `pitch@k` or `pitch_real@k`."""
+    return name.rpartition("/")[2] in (*INTERVAL_CHECKS, *REAL_CHECKS)
 
 
 def interval_metric_names(split: str) -> list[str]:
@@ -152,32 +156,47 @@ def selection_value(metrics: dict, select_on: str) -> float:
 
 @dataclass
 class ValidationSet:
-    """Per split: (random pairs, same-song groups)."""
+    """Per split: (random pairs, same-song groups); `real`: per split, its re-rendered pitch
+    checks (training/real_pitch.py), where built."""
 
     sets: dict[str, tuple[Batch, Batch]]
+    real: dict[str, RealPitchSet] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, root: str, window: int, n_pairs: int, n_groups: int) -> "ValidationSet":
+    def build(cls, root: str, window: int, n_pairs: int, n_groups: int,
+              real_pitch_pairs: int = 0) -> "ValidationSet":
         """SPLITS with `n_pairs` random pairs and `n_groups` groups each, and OOD_SPLIT with
-        every window (its pairs are also its groups) when the cache has it."""
+        every window (its pairs are also its groups) when the cache has it, with up to
+        `real_pitch_pairs` of its pitched pairs re-rendered (`RealPitchSet`; needs FluidSynth and
+        notes.json, refused without)."""
         sets = {s: eval_pairs(load_songs(["rendered"], root, s), window, n_pairs, n_groups) for s in SPLITS}
         ood = load_songs(["rendered"], root, OOD_SPLIT)
+        real = {}
         if ood:
             pairs = every_window_pairs(ood, window, HARD_GROUP)
             sets[OOD_SPLIT] = (pairs, pairs)
-        return cls(sets)
+            if real_pitch_pairs:
+                built = RealPitchSet.build(pairs, real_pitch_pairs)
+                if built is None:
+                    raise ValueError(f"real_pitch_pairs={real_pitch_pairs}: no pitched {OOD_SPLIT} pair of {root} has "
+                                     "notes.json to re-render (render the cache again with training.render)")
+                real[OOD_SPLIT] = built
+        elif real_pitch_pairs:
+            raise ValueError(f"real_pitch_pairs={real_pitch_pairs}: {root} has no {OOD_SPLIT} split to re-render")
+        return cls(sets, real)
 
     def metric_names(self, config: PhaLarConfig) -> set[str]:
         """The keys `evaluate` returns for a model of `config`."""
         checks = ("noise", "pitch", "pitch_1st", "pitch_min", *INTERVAL_CHECKS) if semitone_bins(config) else ("noise",)
-        return {f"{split}/{name}" for split, (pairs, _) in self.sets.items()
-                for name in (*(f"acc@{k}" for k in KS), f"hard@{HARD_GROUP}", *checks)
-                if not name.startswith("pitch") or pairs.pitched.any()}
+        names = {f"{split}/{name}" for split, (pairs, _) in self.sets.items()
+                 for name in (*(f"acc@{k}" for k in KS), f"hard@{HARD_GROUP}", *checks)
+                 if not name.startswith("pitch") or pairs.pitched.any()}
+        return names | {f"{split}/{name}" for split in self.real for name in (*REAL_SUMMARY, *REAL_CHECKS)}
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
         """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ...,
         "val/pitch_1st": ..., "val/pitch_min": ..., "val/pitch@k": ..., "val_timbre/...": ...}: the keys of
-        `metric_names` (no pitch checks without `semitone_bins`)."""
+        `metric_names` (no pitch checks without `semitone_bins`; `pitch_real` checks where built)."""
         model.eval()
         out = {}
         for split, (pairs, groups) in self.sets.items():
@@ -188,4 +207,6 @@ class ValidationSet:
             group_scores = pair_scores if groups is pairs else score_pairs(model, groups)
             out[f"{split}/hard@{HARD_GROUP}"] = hard_accuracy(group_scores, groups.group)
             out.update({f"{split}/{k}": v for k, v in validity_checks(model, pairs, ex, scores.diagonal()).items()})
+            if split in self.real:
+                out.update({f"{split}/{k}": v for k, v in self.real[split].checks(model, ex).items()})
         return out
