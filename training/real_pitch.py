@@ -12,21 +12,28 @@ augmentation, so both differ by the transposition alone). Each validation scores
 the pairs' contexts: `pitch_real` is the share of (pair, interval) whose untransposed re-render
 beats the transposed one, `pitch_real@k` that share at +k and -k, `pitch_real_min` the lowest
 of those six. The validity suite's pitch rows make the same comparison on other trials.
+
+    python -m training.real_pitch --data DATA --pairs 96 MODEL [MODEL ...]  # the checks of saved weights
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from phalar_metric.embedding import embed_windows, window_scores
+from phalar_metric.hub import load_pretrained
 from phalar_metric.model import PhaLar
 
 from .rerender import WindowRenderer, has_notes
 from .rerendered_negatives import RerenderedNegatives
+from .eval_windows import every_window_pairs
 from .sampler import Batch
+from .sources import load_songs
 
 REAL_SEMITONES = (1, 2, 3, 4, 5, 6)  # each tried up and down, as the validity suite's pitch rows
 REAL_CHECKS = tuple(f"pitch_real@{k}" for k in REAL_SEMITONES)
@@ -74,3 +81,34 @@ class RealPitchSet:
         per_interval = wins.reshape(n, len(REAL_SEMITONES), 2).mean((0, 2)).tolist()
         return {"pitch_real": float(wins.mean()), "pitch_real_min": min(per_interval),
                 **dict(zip(REAL_CHECKS, per_interval))}
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """Print (and return) the checks of each model folder on one re-rendered set of a split's
+    every-window pairs (as the trainer's validation builds it), a JSON line per model."""
+    p = argparse.ArgumentParser(prog="python -m training.real_pitch", description=main.__doc__)
+    p.add_argument("models", nargs="+", help="folders written by phalar_metric.hub.save_pretrained")
+    p.add_argument("--data", required=True, help="the render cache (with notes.json)")
+    p.add_argument("--split", default="ood")
+    p.add_argument("--pairs", type=int, default=96, help="pitched pairs re-rendered (default: 96)")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    models = {m: load_pretrained(m) for m in args.models}
+    window = {model.config.window_samples for model in models.values()}
+    if len(window) > 1:
+        p.error(f"the models have different windows {sorted(window)} (samples): score them in separate runs")
+    pairs = every_window_pairs(load_songs(["rendered"], args.data, args.split), window.pop())
+    real = RealPitchSet.build(pairs, args.pairs)
+    if real is None:
+        p.error(f"no pitched pair of {args.data}/{args.split} has notes.json to re-render")
+    out = {}
+    for name, model in models.items():
+        ex = embed_windows(model, pairs.context[real.rows], batch_size=64)
+        out[name] = RealPitchSet(np.arange(len(real.rows)), real.target, real.copies).checks(model, ex)
+        print(json.dumps({"model": name, **{k: round(v, 4) for k, v in out[name].items()}}), flush=True)
+    return out
+
+
+if __name__ == "__main__":
+    main()

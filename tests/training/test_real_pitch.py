@@ -14,8 +14,9 @@ from tiny_data import TINY_MODEL
 
 from phalar_metric.config import PhaLarConfig
 from phalar_metric.embedding import embed_windows, window_scores
+from phalar_metric.hub import save_pretrained
 from phalar_metric.model import PhaLar
-from training import rerendered_negatives, train
+from training import real_pitch, rerendered_negatives, train
 from training.eval_windows import every_window_pairs
 from training.real_pitch import REAL_CHECKS, REAL_SEMITONES, RealPitchSet
 from training.rerender import WindowRenderer
@@ -103,3 +104,16 @@ def test_a_run_selects_on_real_pitch_and_logs_its_intervals(ood_root: Path, tmp_
     assert {f"{OOD_SPLIT}/{name}" for name in REAL_CHECKS} <= set(intervals[0])
     assert all(0.0 <= float(intervals[0][f"{OOD_SPLIT}/{name}"]) <= 1.0 for name in REAL_CHECKS)
     assert (out / "best" / "model.safetensors").is_file()
+
+
+def test_the_command_scores_saved_weights_as_the_trainer_does(ood_root: Path, rendered_root: Path, tmp_path: Path,
+                                                              tone_renderer: None) -> None:
+    torch.manual_seed(0)
+    model = PhaLar(PhaLarConfig(**TINY_MODEL)).eval()
+    folder = save_pretrained(model, tmp_path / "model")
+    out = real_pitch.main([str(folder), "--data", str(ood_root), "--pairs", "3"])
+    pairs = every_window_pairs(load_rendered(ood_root, OOD_SPLIT), model.config.window_samples)
+    expected = RealPitchSet.build(pairs, 3).checks(model, embed_windows(model, pairs.context))
+    assert out[str(folder)] == pytest.approx(expected)
+    with pytest.raises(SystemExit):  # no notes.json
+        real_pitch.main([str(folder), "--data", str(rendered_root), "--pairs", "3"])
