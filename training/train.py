@@ -106,7 +106,7 @@ class TrainConfig:
     ckpt_every: int = 25  # checkpoint between evaluations too: a slow CPU may do only tens of steps an hour
     eval_pairs: int = 256  # per validation split
     eval_groups: int = 24  # same-song groups of 8 per validation split
-    real_pitch_pairs: int = 0  # ood pairs re-rendered once per run for ood/pitch_real checks (training/real_pitch.py)
+    real_pitch_pairs: int = 0  # ood pairs re-rendered once per run for the ood/pitch_real checks (real_pitch.py)
     select_on: str = "ood/acc@64+ood/pitch+ood/noise"  # picks `best/`: the mean of these (ood: unseen human-composed music)
     rescan_every: int = 150  # re-read the song list (a render may still be growing the cache)
     log_every: int = 10

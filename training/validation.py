@@ -11,9 +11,9 @@ the share of pairs scoring the true target above white noise of the target's RMS
 the same question on targets re-rendered from their notes, transposed as the validity suite
 transposes (training/real_pitch.py).
 
-The eleven `pitch@k` (and six `pitch_real@k`) are detail (`is_interval_metric`): the trainer keeps them in its history
-and intervals.csv, not val.csv, and can draw its harmonic negatives by them
-(`interval_weights_from`)."""
+The eleven `pitch@k` (and six `pitch_real@k`) are detail (`is_interval_metric`): the trainer
+keeps them in its history and intervals.csv, not val.csv, and can draw its harmonic negatives
+by the `pitch@k` (`interval_weights_from`)."""
 
 from __future__ import annotations
 

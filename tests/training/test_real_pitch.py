@@ -4,6 +4,7 @@ of FluidSynth, in the trainer's validation and `--real_pitch_pairs`."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,18 @@ from training.real_pitch import REAL_CHECKS, REAL_SEMITONES, RealPitchSet
 from training.rerender import WindowRenderer
 from training.sources.rendered import load_rendered
 from training.validation import OOD_SPLIT, ValidationSet, is_interval_metric
+
+DRUMS = 0  # symbolic_data's stems: drums, bass, chords
+
+
+def spectrum(x: np.ndarray, ratio: float = 1.0) -> np.ndarray:
+    """`x`'s magnitude spectrum, smoothed over 9 bins, with every frequency multiplied by `ratio`."""
+    hz = np.fft.rfftfreq(len(x), 1 / RATE)
+    return np.interp(hz / ratio, hz, np.convolve(np.abs(np.fft.rfft(x)), np.ones(9) / 9, "same"))
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +62,14 @@ def test_build_re_renders_pitched_targets_as_the_cache_and_transposed(ood_root: 
     again = RealPitchSet.build(pairs, 5, WindowRenderer(ToneSynth()))
     np.testing.assert_array_equal(again.rows, real.rows)
     np.testing.assert_array_equal(again.copies, real.copies)
-    unpitched = pairs.__class__(pairs.context, pairs.target, pairs.group, pairs.song, np.zeros(len(pairs.song), bool),
-                                pairs.windows)
+    without_drums = [p for p, row in enumerate(real.rows) if DRUMS not in pairs.windows[row][2]]
+    assert without_drums
+    for p in without_drums:  # copies 10 and 11 are +6 and -6 semitones: every sine moves by 2^(±1/2)
+        for copy, ratio in ((10, 2**0.5), (11, 2**-0.5)):
+            heard = spectrum(real.copies[p, copy])
+            moved, kept = similarity(spectrum(real.target[p], ratio), heard), similarity(spectrum(real.target[p]), heard)
+            assert moved > kept + 0.5, (moved, kept)
+    unpitched = dataclasses.replace(pairs, pitched=np.zeros(len(pairs.song), bool))
     assert RealPitchSet.build(unpitched, 5, WindowRenderer(ToneSynth())) is None
 
 
