@@ -29,9 +29,9 @@ from phalar_metric.embedding import embed_windows, window_scores
 from phalar_metric.hub import load_pretrained
 from phalar_metric.model import PhaLar
 
+from .eval_windows import every_window_pairs
 from .rerender import WindowRenderer, has_notes
 from .rerendered_negatives import RerenderedNegatives
-from .eval_windows import every_window_pairs
 from .sampler import Batch
 from .sources import load_songs
 
