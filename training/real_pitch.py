@@ -69,11 +69,10 @@ class RealPitchSet:
         return cls(rows, np.stack([t for t, _ in made]), np.stack([c for _, c in made]))
 
     @torch.inference_mode()
-    def checks(self, model: PhaLar, ex: torch.Tensor) -> dict[str, float]:
+    def checks(self, model: PhaLar, context: torch.Tensor) -> dict[str, float]:
         """{"pitch_real": ..., "pitch_real_min": ..., "pitch_real@1": ..., ..., "pitch_real@6": ...}
-        (module docstring), given the split's context embeddings `ex` `[B, out_dim]`."""
+        (module docstring), given the embeddings `[P, out_dim]` of the contexts of `rows`."""
         n, copies, samples = self.copies.shape
-        context = ex[torch.as_tensor(self.rows, device=ex.device)]
         own = window_scores(model, context, embed_windows(model, self.target, batch_size=64))
         moved = window_scores(model, context.repeat_interleave(copies, 0),
                               embed_windows(model, self.copies.reshape(n * copies, samples), batch_size=64))
@@ -104,8 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         p.error(f"no pitched pair of {args.data}/{args.split} has notes.json to re-render")
     out = {}
     for name, model in models.items():
-        ex = embed_windows(model, pairs.context[real.rows], batch_size=64)
-        out[name] = RealPitchSet(np.arange(len(real.rows)), real.target, real.copies).checks(model, ex)
+        out[name] = real.checks(model, embed_windows(model, pairs.context[real.rows], batch_size=64))
         print(json.dumps({"model": name, **{k: round(v, 4) for k, v in out[name].items()}}), flush=True)
     return out
 

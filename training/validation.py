@@ -208,5 +208,7 @@ class ValidationSet:
             out[f"{split}/hard@{HARD_GROUP}"] = hard_accuracy(group_scores, groups.group)
             out.update({f"{split}/{k}": v for k, v in validity_checks(model, pairs, ex, scores.diagonal()).items()})
             if split in self.real:
-                out.update({f"{split}/{k}": v for k, v in self.real[split].checks(model, ex).items()})
+                real = self.real[split]
+                context = ex[torch.as_tensor(real.rows, device=ex.device)]
+                out.update({f"{split}/{k}": v for k, v in real.checks(model, context).items()})
         return out
