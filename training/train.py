@@ -9,7 +9,10 @@ never positives (training/negatives.py): transposed and time-stretched copies of
 the targets (made on the targets' spectrograms inside the forward) and degenerate clips
 (silence, quiet noise, white/pink noise, click trains). With `comb_weight`, the loss also
 penalises peaks of the pooling projection W at the pitch-class periods that cannot hear some
-interval; with `blind_weight`, W's whole energy at those periods (training/comb.py). With
+interval; with `blind_weight`, W's whole energy at those periods (training/comb.py); with
+`degenerate_pair_weight`, a pairwise term that every true pair score above every degenerate
+clip and above 0 (the library's silence gate scores silence 0: a true pair at or below 0 loses
+to it in the validity suite). With
 `rerender_pairs`, that many pairs' pitched targets are re-rendered from their notes, as they
 are and transposed, the transposed copies entering as negatives too
 (training/rerendered_negatives.py): harmonic negatives that sound as a real transposition does.
@@ -100,6 +103,7 @@ class TrainConfig:
     rerender_copies: int = 2  # transposed re-renders per such target, negatives (intervals drawn as the crop ones)
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
+    degenerate_pair_weight: float = 0.0  # weight of softplus(s(context, degenerate or 0) - s(context, true)), every pair
     hard_fraction: float = 0.25  # share of each batch in same-song groups
     group_size: int = 4
     eval_every: int = 150
@@ -386,7 +390,9 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
               device: torch.device) -> torch.Tensor:
     """InfoNCE over the `[B, B]` scores of context i vs target j plus the negatives' columns,
     plus `cfg.pitch_pair_weight` times the `pairwise_margin` of each transposed target against
-    its own context's true target; the forward under bf16 autocast when `cfg.amp == "bf16"`.
+    its own context's true target, plus `cfg.degenerate_pair_weight` times that of every
+    degenerate clip, and of a score 0 (silence under the library's gate), against every
+    context's true target (whatever the InfoNCE row's other candidates); the forward under bf16 autocast when `cfg.amp == "bf16"`.
     `model` is a `ContrastiveStep` (or its DDP wrapper)."""
     tensors = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in negatives.items()}
     context, target = (torch.from_numpy(x).to(device) for x in (batch.context, batch.target))
@@ -401,6 +407,12 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
             rows = tensors["rerendered_idx"]
             cols = torch.arange(extra.shape[1] - len(rows), extra.shape[1], device=device)
             loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols])
+    if cfg.degenerate_pair_weight:  # the M degenerate columns follow the P transposed and Q stretched ones
+        first = len(tensors["pitch_idx"]) + len(tensors["tempo_idx"])
+        degenerate = extra[:, first : first + len(tensors["degenerate"])]
+        degenerate = torch.cat([degenerate, degenerate.new_zeros(len(degenerate), 1)], dim=1)  # + gated silence: 0
+        loss = loss + cfg.degenerate_pair_weight * pairwise_margin(scores.diagonal()[:, None].expand_as(degenerate),
+                                                                   degenerate)
     return loss
 
 

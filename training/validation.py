@@ -6,7 +6,10 @@ transposition by one semitone up or down (the hardest, and what 0.2.0 hears leas
 `pitch@k` that share for the interval k = 1..11 semitones, each tried on the same
 PITCH_MIN_PAIRS pitched pairs drawn at random with a sign drawn per pair, `pitch_min` the lowest
 of the eleven (0.3.0 hears ±4 and ±8 least, which a random interval rarely shows), and `noise`,
-the share of pairs scoring the true target above white noise of the target's RMS. With
+the share of pairs scoring the true target above white noise of the target's RMS, and
+`degenerate`, the share scoring it above each of silence (0: the library's silence gate), pink
+noise and a click train (the validity suite's other degenerate rows; the front-end is
+gain-invariant, so no level). With
 `real_pitch_pairs`, the ood split also has `pitch_real`, `pitch_real_min` and `pitch_real@k`:
 the same question on targets re-rendered from their notes, transposed as the validity suite
 transposes (training/real_pitch.py).
@@ -27,7 +30,7 @@ from phalar_metric.embedding import embed_windows, window_scores
 from phalar_metric.model import PhaLar
 
 from .eval_windows import every_window_pairs
-from .negatives import MAX_SEMITONES, TransposedCQT, draw_transpositions, semitone_bins
+from .negatives import MAX_SEMITONES, TransposedCQT, click_train, draw_transpositions, pink_noise, semitone_bins
 from .real_pitch import REAL_CHECKS, REAL_SUMMARY, RealPitchSet
 from .retrieval_metrics import accuracy_at_k, hard_accuracy
 from .sampler import Batch, PairSampler
@@ -66,8 +69,8 @@ def _embed_and_score(model: PhaLar, batch: Batch) -> tuple[torch.Tensor, torch.T
 @torch.inference_mode()
 def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.Tensor,
                     seed: int = 4321) -> dict[str, float]:
-    """{"noise": ..., "pitch": ..., "pitch_1st": ..., "pitch_min": ..., "pitch@1": ..., ...,
-    "pitch@11": ...} (module docstring) over every pair of `batch` (`pitch_min` and `pitch@k`:
+    """{"noise": ..., "degenerate": ..., "pitch": ..., "pitch_1st": ..., "pitch_min": ..., "pitch@1": ...,
+    ..., "pitch@11": ...} (module docstring) over every pair of `batch` (`pitch_min` and `pitch@k`:
     PITCH_MIN_PAIRS of its pitched pairs), given its
     context embeddings `ex` `[B, out_dim]` and true-pair scores `true` `[B]`; the pitch checks
     only where `semitone_bins` is not 0 and some pair is pitched. Runs in eval mode (restored
@@ -91,9 +94,23 @@ def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.T
             shares = _interval_shares(model, transposer, pitched, ex[idx], own, rng, bins_per_semitone)
             out["pitch_min"] = min(shares)
             out.update(zip(INTERVAL_CHECKS, shares))
+        degenerate = degenerate_scores(model, ex, np.random.default_rng(seed + 1))  # its own draws: the rest as before
+        out["degenerate"] = share_above(true, degenerate.max(dim=0).values)
         return out
     finally:
         model.train(was_training)
+
+
+def degenerate_scores(model: PhaLar, ex: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """`[3, B]` scores of each context `ex` `[B, out_dim]` against silence (0, as the library's
+    silence gate scores it: phalar_metric/gate.py), pink noise and a click train
+    (`negatives.pink_noise`, `click_train`; a clip of each per context)."""
+    b, samples, rate = len(ex), model.config.window_samples, model.config.sample_rate
+    pink = np.stack([pink_noise(rng, samples) for _ in range(b)]).astype(np.float32)
+    clicks = np.stack([click_train(rng, samples, rate) for _ in range(b)]).astype(np.float32)
+    pink_scores = window_scores(model, ex, embed_windows(model, pink, 64))
+    return torch.stack([torch.zeros_like(pink_scores), pink_scores,
+                        window_scores(model, ex, embed_windows(model, clicks, 64))])
 
 
 def _interval_shares(model: PhaLar, transposer: TransposedCQT, targets: torch.Tensor, ex: torch.Tensor,
@@ -187,14 +204,15 @@ class ValidationSet:
 
     def metric_names(self, config: PhaLarConfig) -> set[str]:
         """The keys `evaluate` returns for a model of `config`."""
-        checks = ("noise", "pitch", "pitch_1st", "pitch_min", *INTERVAL_CHECKS) if semitone_bins(config) else ("noise",)
+        checks = ("noise", "degenerate", *(("pitch", "pitch_1st", "pitch_min", *INTERVAL_CHECKS)
+                                             if semitone_bins(config) else ()))
         names = {f"{split}/{name}" for split, (pairs, _) in self.sets.items()
                  for name in (*(f"acc@{k}" for k in KS), f"hard@{HARD_GROUP}", *checks)
                  if not name.startswith("pitch") or pairs.pitched.any()}
         return names | {f"{split}/{name}" for split in self.real for name in (*REAL_SUMMARY, *REAL_CHECKS)}
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
-        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/pitch": ...,
+        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/degenerate": ..., "val/pitch": ...,
         "val/pitch_1st": ..., "val/pitch_min": ..., "val/pitch@k": ..., "val_timbre/...": ...}: the keys of
         `metric_names` (no pitch checks without `semitone_bins`; `pitch_real` checks where built)."""
         model.eval()

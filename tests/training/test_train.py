@@ -249,6 +249,29 @@ def test_pitch_pair_weight_adds_the_margin_of_each_transposed_target_to_its_own_
     assert torch.isclose(weighted, plain + 0.5 * margin)
 
 
+def test_degenerate_pair_weight_adds_the_margin_of_every_degenerate_clip_against_every_true_pair() -> None:
+    """The degenerate term reads the M columns after the P transposed and Q stretched ones and a
+    score 0 (gated silence), each against every row's true-pair score, and leaves the
+    transposed, stretched and re-rendered columns alone."""
+    scores = torch.randn(3, 3, generator=torch.Generator().manual_seed(0))
+    extra = torch.randn(3, 7, generator=torch.Generator().manual_seed(1))  # P=2, Q=1, M=3, R=1
+
+    class Fixed(torch.nn.Module):
+        def forward(self, context, target, negatives):  # noqa: ANN001, ANN202 (a stand-in for ContrastiveStep)
+            return scores, extra
+
+    batch = types.SimpleNamespace(context=np.zeros((3, 8), np.float32), target=np.zeros((3, 8), np.float32))
+    negatives = {"pitch_idx": np.array([1, 2]), "tempo_idx": np.array([0]),
+                 "degenerate": np.zeros((3, 8), np.float32), "rerendered_idx": np.array([1])}
+    cfg = train.TrainConfig(label_smoothing=0.0, amp="none")
+    plain = train.pair_loss(Fixed(), batch, negatives, cfg, torch.device("cpu"))
+    weighted = train.pair_loss(Fixed(), batch, negatives, dataclasses.replace(cfg, degenerate_pair_weight=0.4),
+                               torch.device("cpu"))
+    degenerate = lambda i: [float(extra[i, 3 + m]) for m in range(3)] + [0.0]  # + gated silence
+    by_hand = sum(math.log1p(math.exp(d - scores[i, i])) for i in range(3) for d in degenerate(i)) / 12
+    assert torch.isclose(weighted, plain + 0.4 * by_hand)
+
+
 def test_model_overrides_apply_to_the_config_of_init_from_weights(rendered_root: Path, tmp_path: Path) -> None:
     """`--model` with weights to start from: their config with the overrides (here a sharper
     CQT), their parameters; max_steps 0 validates the start only."""

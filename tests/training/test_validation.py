@@ -13,7 +13,7 @@ from phalar_metric.config import PhaLarConfig
 from phalar_metric.model import PhaLar
 from tiny_data import TINY_MODEL
 from training.sources import load_songs
-from training.negatives import TransposedCQT, draw_transpositions, semitone_bins
+from training.negatives import TransposedCQT, click_train, draw_transpositions, pink_noise, semitone_bins
 from training.sampler import Batch
 from training.validation import (HARD_GROUP, INTERVAL_CHECKS, INTERVAL_WEIGHT_FLOOR, KS, OOD_SPLIT, SPLITS,
                                  ValidationSet, eval_pairs, interval_weights_from, is_interval_metric,
@@ -34,7 +34,7 @@ def test_evaluate_reports_every_split_and_k(rendered_root: Path) -> None:
     metrics = ValidationSet.build(str(rendered_root), 16000, n_pairs=100, n_groups=1).evaluate(model)
     splits = (*SPLITS, OOD_SPLIT)  # the fixture's cache has the ood split too (every window)
     expected = {f"{s}/acc@{k}" for s in splits for k in KS} | {f"{s}/hard@{HARD_GROUP}" for s in splits}
-    checks = ("pitch", "pitch_1st", "pitch_min", "noise", *(f"pitch@{k}" for k in range(1, 12)))  # pitched stems
+    checks = ("pitch", "pitch_1st", "pitch_min", "noise", "degenerate", *(f"pitch@{k}" for k in range(1, 12)))
     expected |= {f"{s}/{check}" for s in splits for check in checks}
     assert set(metrics) == expected and all(0.0 <= v <= 1.0 for v in metrics.values())
     assert not model.training  # evaluated in eval mode
@@ -101,6 +101,30 @@ def test_validity_checks_match_a_direct_computation(val_pairs: Batch) -> None:
     assert _checks(model.train(), val_pairs) == checks and model.training  # eval inside, mode restored
 
 
+def test_degenerate_is_the_share_of_true_pairs_above_silence_pink_noise_and_clicks(val_pairs: Batch) -> None:
+    """Recomputed clip by clip from the same draws (seed + 1: the noise and pitch checks keep
+    theirs), silence at 0 as the library's gate scores it; true pairs all below 0 give 0."""
+    torch.manual_seed(0)
+    model = PhaLar(PhaLarConfig(**TINY_MODEL)).eval()
+    checks = _checks(model, val_pairs)
+    rng = np.random.default_rng(4321 + 1)
+    n, rate = model.config.window_samples, model.config.sample_rate
+    pink = [pink_noise(rng, n) for _ in range(len(val_pairs.target))]
+    clicks = [click_train(rng, n, rate) for _ in range(len(val_pairs.target))]
+    clip = lambda x: torch.from_numpy(np.asarray(x, np.float32)[None])
+    with torch.inference_mode():
+        wins = []
+        for i in range(len(val_pairs.target)):
+            ex = model.embed(clip(val_pairs.context[i]))
+            score = lambda y: float(model.score(ex, model.embed(clip(y)))[0, 0])
+            wins.append(score(val_pairs.target[i]) > max(0.0, score(pink[i]), score(clicks[i])))  # gated silence: 0
+    assert checks["degenerate"] == pytest.approx(float(np.mean(wins)))
+    with torch.inference_mode():
+        ex = model.embed(torch.from_numpy(val_pairs.context))
+    below = validity_checks(model, val_pairs, ex, torch.full((len(ex),), -1e6))
+    assert below["degenerate"] == 0.0 and below["noise"] == 0.0
+
+
 def test_pitch_min_is_the_lowest_share_over_every_interval(val_pairs: Batch,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """With every pitched pair in the draw, `pitch@k` is the share of pairs whose target beats
@@ -129,10 +153,11 @@ def test_pitch_min_is_the_lowest_share_over_every_interval(val_pairs: Batch,
 
 def test_pitch_needs_pitched_pairs_and_a_semitone_cqt(val_pairs: Batch) -> None:
     unpitched = dataclasses.replace(val_pairs, pitched=np.zeros_like(val_pairs.pitched))
-    for overrides, pairs, keys in (({}, unpitched, {"noise"}), ({"frontend": "mel"}, val_pairs, {"noise"}),
-                                   ({"bins_per_octave": 18, "n_bins": 54}, val_pairs, {"noise"}),
+    always = {"noise", "degenerate"}
+    for overrides, pairs, keys in (({}, unpitched, always), ({"frontend": "mel"}, val_pairs, always),
+                                   ({"bins_per_octave": 18, "n_bins": 54}, val_pairs, always),
                                    ({"bins_per_octave": 24, "n_bins": 72}, val_pairs,
-                                    {"noise", "pitch", "pitch_1st", "pitch_min", *INTERVAL_CHECKS})):
+                                    always | {"pitch", "pitch_1st", "pitch_min", *INTERVAL_CHECKS})):
         torch.manual_seed(0)
         model = PhaLar(PhaLarConfig(**{**TINY_MODEL, **overrides})).eval()
         assert set(_checks(model, pairs)) == keys, overrides
