@@ -378,3 +378,14 @@ def test_adapting_to_a_split_without_shares_or_selecting_on_one_interval_is_refu
         rendered_root: Path, tmp_path: Path, extra: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         train.main(train_args(rendered_root, tmp_path / "run", 2, **extra))
+
+
+def test_torchrun_stops_every_process_on_a_bad_selection_metric(rendered_root: Path, tmp_path: Path) -> None:
+    """Rank 0 alone checks `select_on` (it alone builds the validation set): the other process
+    must not wait for it forever; the run ends with the error."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "training.train", *train_args(rendered_root, tmp_path / "run", 4, select_on="ood/nothing")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode != 0
+    assert "--select_on=ood/nothing: no val.csv metric 'ood/nothing'" in done.stderr
