@@ -22,9 +22,9 @@ def info_nce(scores: torch.Tensor, label_smoothing: float = 0.0, extra: torch.Te
 
 
 def pairwise_margin(true: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
-    """Mean of softplus(negative - true) over paired scores (`[P]`, or any one shape): a logistic loss that each
-    context score its true target above that target's own negative (e.g. transposed), however
-    many other candidates the InfoNCE row holds. 0 for P = 0."""
+    """Mean of softplus(negative - true) over paired scores (`[P]`, or any shape both share): a
+    logistic loss that each context score its true target above that target's own negative (e.g.
+    transposed), however many other candidates the InfoNCE row holds. 0 for P = 0."""
     if true.numel() == 0:
         return true.new_zeros(())
     return F.softplus(negative - true).mean()

@@ -12,10 +12,10 @@ penalises peaks of the pooling projection W at the pitch-class periods that cann
 interval; with `blind_weight`, W's whole energy at those periods (training/comb.py); with
 `degenerate_pair_weight`, a pairwise term that every true pair score above every degenerate
 clip and above 0 (the library's silence gate scores silence 0: a true pair at or below 0 loses
-to it in the validity suite). With
-`rerender_pairs`, that many pairs' pitched targets are re-rendered from their notes, as they
-are and transposed, the transposed copies entering as negatives too
-(training/rerendered_negatives.py): harmonic negatives that sound as a real transposition does.
+to it in the validity suite). With `rerender_pairs`, that many pairs' pitched targets are
+re-rendered from their notes, as they are and transposed, the transposed copies entering as
+negatives too (training/rerendered_negatives.py): harmonic negatives that sound as a real
+transposition does.
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -392,7 +392,8 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
     plus `cfg.pitch_pair_weight` times the `pairwise_margin` of each transposed target against
     its own context's true target, plus `cfg.degenerate_pair_weight` times that of every
     degenerate clip, and of a score 0 (silence under the library's gate), against every
-    context's true target (whatever the InfoNCE row's other candidates); the forward under bf16 autocast when `cfg.amp == "bf16"`.
+    context's true target (whatever the InfoNCE row's other candidates); the forward under bf16
+    autocast when `cfg.amp == "bf16"`.
     `model` is a `ContrastiveStep` (or its DDP wrapper)."""
     tensors = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in negatives.items()}
     context, target = (torch.from_numpy(x).to(device) for x in (batch.context, batch.target))

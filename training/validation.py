@@ -69,9 +69,9 @@ def _embed_and_score(model: PhaLar, batch: Batch) -> tuple[torch.Tensor, torch.T
 @torch.inference_mode()
 def validity_checks(model: PhaLar, batch: Batch, ex: torch.Tensor, true: torch.Tensor,
                     seed: int = 4321) -> dict[str, float]:
-    """{"noise": ..., "degenerate": ..., "pitch": ..., "pitch_1st": ..., "pitch_min": ..., "pitch@1": ...,
-    ..., "pitch@11": ...} (module docstring) over every pair of `batch` (`pitch_min` and `pitch@k`:
-    PITCH_MIN_PAIRS of its pitched pairs), given its
+    """{"noise": ..., "degenerate": ..., "pitch": ..., "pitch_1st": ..., "pitch_min": ...,
+    "pitch@1": ..., ..., "pitch@11": ...} (module docstring) over every pair of `batch`
+    (`pitch_min` and `pitch@k`: PITCH_MIN_PAIRS of its pitched pairs), given its
     context embeddings `ex` `[B, out_dim]` and true-pair scores `true` `[B]`; the pitch checks
     only where `semitone_bins` is not 0 and some pair is pitched. Runs in eval mode (restored
     after); deterministic in `seed`. The noise has unit RMS: the front-end is gain-invariant."""
@@ -212,8 +212,9 @@ class ValidationSet:
         return names | {f"{split}/{name}" for split in self.real for name in (*REAL_SUMMARY, *REAL_CHECKS)}
 
     def evaluate(self, model: PhaLar) -> dict[str, float]:
-        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/degenerate": ..., "val/pitch": ...,
-        "val/pitch_1st": ..., "val/pitch_min": ..., "val/pitch@k": ..., "val_timbre/...": ...}: the keys of
+        """{"val/acc@K": ..., "val/hard@8": ..., "val/noise": ..., "val/degenerate": ...,
+        "val/pitch": ..., "val/pitch_1st": ..., "val/pitch_min": ..., "val/pitch@k": ...,
+        "val_timbre/...": ...}: the keys of
         `metric_names` (no pitch checks without `semitone_bins`; `pitch_real` checks where built)."""
         model.eval()
         out = {}
