@@ -8,8 +8,9 @@ PITCH_MIN_PAIRS pitched pairs drawn at random with a sign drawn per pair, `pitch
 of the eleven (0.3.0 hears ±4 and ±8 least, which a random interval rarely shows), and `noise`,
 the share of pairs scoring the true target above white noise of the target's RMS, and
 `degenerate`, the share scoring it above each of silence (0: the library's silence gate), pink
-noise and a click train (the validity suite's other degenerate rows; the front-end is
-gain-invariant, so no level). With
+noise and a click train: the kinds of the validity suite's other degenerate rows, made by the
+training negatives' generators (the suite's clicks are sine bursts at a wrong tempo, these
+noise bursts at a random one; the front-end is gain-invariant, so no level). With
 `real_pitch_pairs`, the ood split also has `pitch_real`, `pitch_real_min` and `pitch_real@k`:
 the same question on targets re-rendered from their notes, transposed as the validity suite
 transposes (training/real_pitch.py).
