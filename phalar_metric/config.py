@@ -58,6 +58,9 @@ class PhaLarConfig:
     out_dim: int = 512
     similarity: str = "hermitian"
     init_scale: float = 10.0  # initial logit of a clip with itself
+    # harmony branch (harmony.py): time-averaged features appended to the embedding; 0 = none
+    # (weights <= 0.4.0)
+    harmony_dim: int = 0
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -74,6 +77,10 @@ class PhaLarConfig:
             raise ValueError("`pooling='gap'` goes with `head='real'` (GAP + real MLP) and only with it")
         if self.head != "complex" and self.similarity != "hermitian":
             raise ValueError("`similarity` ablations apply to the complex head only")
+        if not (isinstance(self.harmony_dim, int) and self.harmony_dim >= 0):
+            raise ValueError(f"Config `harmony_dim` must be a non-negative integer, got {self.harmony_dim!r}")
+        if self.harmony_dim and (self.head, self.similarity) != ("complex", "hermitian"):
+            raise ValueError("Config `harmony_dim` > 0 needs the complex head and the hermitian similarity")
         octaves = -(-self.n_bins // self.bins_per_octave)
         if self.frontend == "cqt" and self.hop_length % 2 ** (octaves - 1):
             raise ValueError(

@@ -36,7 +36,8 @@ def embed_windows(model: PhaLar, windows: Iterable[np.ndarray], batch_size: int 
         batch_size: windows per model call.
 
     Returns:
-        Embeddings `[K, out_dim]` on the model's device (complex64 for the default model).
+        Embeddings `[K, n]` (n = `out_dim + harmony_dim`) on the model's device (complex64 for the
+        default model).
 
     Raises:
         ValueError: `batch_size` is not a positive integer.

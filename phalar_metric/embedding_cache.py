@@ -1,12 +1,12 @@
 """Embed each audio file once, score pairs from the cached embeddings, store them in `.npz` files.
 
 A stored embeddings file (`save_embeddings`) is an `.npz` with one complex64 array
-`[n_windows, out_dim]` per clip under the clip's path as written (`np.load(f)["mix.wav"]`),
-plus `__paths__`, `__samples__` (each clip's length in samples at the model rate, so that
-a pair is scored from embeddings only when its two clips have the same windows) and
-`__provenance__` (JSON: `phalar_version`, `weights_sha256` and the model `config`; a file is
-scored only by a model with the same weights and config). Silent windows (below
-`gate.SILENCE_DBFS`) are stored as zero rows, so they stay gated.
+`[n_windows, n]` (n = `out_dim + harmony_dim`) per clip under the clip's path as written
+(`np.load(f)["mix.wav"]`), plus `__paths__`, `__samples__` (each clip's length in samples at
+the model rate, so that a pair is scored from embeddings only when its two clips have the
+same windows) and `__provenance__` (JSON: `phalar_version`, `weights_sha256` and the model
+`config`; a file is scored only by a model with the same weights and config). Silent windows
+(below `gate.SILENCE_DBFS`) are stored as zero rows, so they stay gated.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ PROVENANCE_KEY = "__provenance__"
 
 @dataclass
 class Embedding:
-    """The window embeddings `[n_windows, out_dim]` of one clip of `samples` samples at the model rate."""
+    """The window embeddings `[n_windows, n]` of one clip of `samples` samples at the model rate."""
 
     windows: np.ndarray
     samples: int

@@ -61,9 +61,9 @@ def phalar_embed(
         end: seconds into each clip where the span ends (default: the end).
 
     Returns:
-        `[n_windows, out_dim]` (complex64 for the default model) for one clip, or a list of
-        such arrays for a list of clips. A window below `gate.SILENCE_DBFS` embeds to a
-        zero row (it scores 0 with anything).
+        `[n_windows, n]` (n = `out_dim + harmony_dim`; complex64 for the default model) for
+        one clip, or a list of such arrays for a list of clips. A window below
+        `gate.SILENCE_DBFS` embeds to a zero row (it scores 0 with anything).
 
     Raises:
         ValueError: an invalid clip (the message names it: `clips`, `clips[2]`, ...).

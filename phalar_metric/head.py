@@ -55,6 +55,9 @@ class Similarity(nn.Module):
     `hermitian`: W unconstrained (indefinite), symmetric use via `W_h = (W + W^H) / 2`;
     `psd`: `W = A^H A` (ablation); `cosine`: a learned scale times the complex cosine
     (ablation). Real embeddings (the real-head ablations) use a real W the same way.
+    With the harmony branch (`harmony_dim` E > 0) the embeddings' last E entries are real and
+    the matrix is block-diagonal, `[[W, 0], [0, V]]`, V a real E x E matrix initialised to 0
+    (the score starts as the one without the branch).
     """
 
     def __init__(self, config: PhaLarConfig) -> None:
@@ -73,12 +76,16 @@ class Similarity(nn.Module):
             self.weight = nn.Parameter(eye * (config.init_scale / n) ** 0.5 + torch.randn(shape) * 0.01 / n**0.5)
         else:
             self.weight = nn.Parameter(eye * config.init_scale / n + torch.randn(shape) * 0.01 / n)
+        if config.harmony_dim:
+            self.harmony_weight = nn.Parameter(torch.zeros(config.harmony_dim, config.harmony_dim))
 
     def matrix(self, symmetric: bool = True) -> torch.Tensor:
-        """The score matrix W `[n, n]` (complex for the complex head); Hermitian if `symmetric`."""
+        """The score matrix `[n, n]` (complex for the complex head); Hermitian if `symmetric`."""
         w = torch.view_as_complex(self.weight) if self.complex else self.weight
         if self.kind == "psd":
             return w.conj().transpose(0, 1) @ w
+        if hasattr(self, "harmony_weight"):
+            w = torch.block_diag(w, self.harmony_weight.to(w.dtype))
         return (w + w.conj().transpose(0, 1)) / 2 if symmetric else w
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, symmetric: bool = True) -> torch.Tensor:

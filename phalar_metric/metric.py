@@ -218,7 +218,7 @@ class PhaLarScore:
         start: float | None = None,
         end: float | None = None,
     ) -> np.ndarray | list[np.ndarray]:
-        """Window embeddings `[n_windows, out_dim]` (complex64) of one clip, or a list of them for a list."""
+        """Window embeddings `[n_windows, n]` (complex64) of one clip, or a list of them for a list."""
         return F.phalar_embed(self.model, clips, sample_rate, self.batch_size, start=start, end=end)
 
     def score_curve(

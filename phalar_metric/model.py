@@ -8,6 +8,7 @@ from torch import nn
 from .backbone import Backbone
 from .config import PhaLarConfig
 from .frontend import Frontend
+from .harmony import HarmonyBranch
 from .head import ComplexHead, RealHead, Similarity
 from .pooling import GlobalAveragePooling, SpectralPooling
 
@@ -15,8 +16,9 @@ from .pooling import GlobalAveragePooling, SpectralPooling
 class PhaLar(nn.Module):
     """The PhaLar coherence model.
 
-    `embed(wav)`: `[B, samples]` float at `config.sample_rate` -> `[B, out_dim]` embeddings
-    (complex64 for the complex head, float32 for the real-head ablations), unit RMS.
+    `embed(wav)`: `[B, samples]` float at `config.sample_rate` -> `[B, n]` embeddings
+    (complex64 for the complex head, float32 for the real-head ablations): the head's `out_dim`
+    entries, unit RMS, then the harmony branch's `harmony_dim` real ones, unit RMS (if any).
     `score(ex, ey)`: `[Bx, By]` scores, higher = more coherent.
     """
 
@@ -28,15 +30,20 @@ class PhaLar(nn.Module):
         pool_cls = GlobalAveragePooling if config.pooling == "gap" else SpectralPooling
         self.pooling = pool_cls(config, config.channels[-1] * config.n_bins)
         self.head = ComplexHead(config) if config.head == "complex" else RealHead(config)
+        self.harmony = HarmonyBranch(config) if config.harmony_dim else None
         self.similarity = Similarity(config)
 
     def embed(self, wav: torch.Tensor) -> torch.Tensor:
-        """`[B, samples]` -> `[B, out_dim]` embedding."""
+        """`[B, samples]` -> `[B, n]` embedding (`n = out_dim + harmony_dim`)."""
         return self.embed_spectrogram(self.frontend(wav))
 
     def embed_spectrogram(self, spec: torch.Tensor) -> torch.Tensor:
-        """The front-end's output `[B, F, T]` -> `[B, out_dim]` embedding."""
-        return self.head(self.pooling(self.backbone(spec)))
+        """The front-end's output `[B, F, T]` -> `[B, n]` embedding (`n = out_dim + harmony_dim`)."""
+        feats = self.backbone(spec)
+        out = self.head(self.pooling(feats))
+        if self.harmony is None:
+            return out
+        return torch.cat([out, self.harmony(feats).to(out.dtype)], dim=-1)
 
     def score(self, ex: torch.Tensor, ey: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
         """Scores `[Bx, By]` between embeddings `[Bx, n]` and `[By, n]`."""

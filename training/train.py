@@ -80,6 +80,7 @@ class TrainConfig:
     lr: float = 1e-3  # AdamW peak of every parameter but W (the GAP ablation collapses here: use 2e-4)
     score_lr_scale: float = 0.02  # W's lr multiplier: at the full lr, W's small entries blew up (collapse)
     score_weight_decay: float = 0.0  # W's weight decay (the `first` run: 0.01, with score_lr_scale=1)
+    harmony_lr_scale: float = 10.0  # lr multiplier of the harmony branch and its score block (model harmony_dim)
     min_lr_ratio: float = 0.05
     warmup_steps: int = 50
     weight_decay: float = 0.01
@@ -158,9 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         model = load_pretrained(default_weights_dir() if cfg.init_from == "package" else cfg.init_from)
         if cfg.model:  # e.g. a sharper CQT under the same weights: every parameter must keep its shape
-            weights = model.state_dict()
-            model = PhaLar(PhaLarConfig.from_dict({**model.config.to_dict(), **cfg.model}))
-            model.load_state_dict(weights)
+            model = with_config(model, cfg.model, cfg.seed)
     if cfg.comb_weight or cfg.blind_weight:  # a front-end without semitones fails here, not after the data load
         comb_penalty(model)
     model.to(device).train()
@@ -432,14 +431,35 @@ def has_native_bf16(device: torch.device) -> bool:
 def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
     """AdamW groups: matrices with weight decay, vectors without, and the score matrix W apart
     with `score_lr_scale` and `score_weight_decay` (an Adam step moves every entry by ~lr,
-    large against W's initial entries, ~init_scale/n on the diagonal)."""
+    large against W's initial entries, ~init_scale/n on the diagonal); with a harmony branch, a
+    fourth group of its projection and its score block V, at `harmony_lr_scale`, without decay
+    (V starts at 0 and must grow to matter)."""
     named = list(model.named_parameters())
+    harmony = [p for n, p in named if n.startswith("harmony.") or n == "similarity.harmony_weight"]
+    named = [(n, p) for n, p in named if not any(p is q for q in harmony)]
     score = [p for n, p in named if n == "similarity.weight"]
     decay = [p for n, p in named if p.ndim >= 2 and n != "similarity.weight"]
     no_decay = [p for n, p in named if p.ndim < 2]
-    return [{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
-            {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
-            {"params": score, "weight_decay": cfg.score_weight_decay, "lr_scale": cfg.score_lr_scale}]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+              {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
+              {"params": score, "weight_decay": cfg.score_weight_decay, "lr_scale": cfg.score_lr_scale}]
+    if harmony:
+        groups.append({"params": harmony, "weight_decay": 0.0, "lr_scale": cfg.harmony_lr_scale})
+    return groups
+
+
+def with_config(model: PhaLar, overrides: dict, seed: int) -> PhaLar:
+    """A new model on `model`'s config with `overrides`, holding `model`'s weights: every one
+    must keep its shape; parameters the new config adds (a harmony branch) keep their
+    initialisation, whose score block V = 0 leaves the scores as they were."""
+    torch.manual_seed(seed)  # the added parameters' initialisation
+    out = PhaLar(PhaLarConfig.from_dict({**model.config.to_dict(), **overrides}))
+    missing, unexpected = out.load_state_dict(model.state_dict(), strict=False)
+    added = [k for k in missing if k.startswith("harmony.") or k == "similarity.harmony_weight"]
+    if unexpected or len(added) != len(missing):
+        raise ValueError(f"--model={json.dumps(overrides)} drops or adds weights the start does not have: "
+                         f"missing {sorted(set(missing) - set(added))}, unexpected {sorted(unexpected)}")
+    return out
 
 
 def checkpoint_model(ckpt: dict | str | Path) -> PhaLar:

@@ -56,7 +56,7 @@ def die_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> Callable[...,
     return save
 
 
-@pytest.mark.parametrize("extra", [{}, {"pitch_interval_adapt": "val"}])
+@pytest.mark.parametrize("extra", [{}, {"pitch_interval_adapt": "val"}, {"model": {**TINY_MODEL, "harmony_dim": 4}}])
 def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict) -> None:
     train.main(train_args(rendered_root, tmp_path / "straight", 4, **extra))
 
@@ -91,16 +91,25 @@ def test_checkpoints_between_evaluations_resume_exactly(rendered_root: Path, tmp
     assert all(torch.equal(w, b["model"][name]) for name, w in a["model"].items())
 
 
-@pytest.mark.parametrize("model", [{}, {"pooling": "gap", "head": "real"}, {"similarity": "cosine"}])
+@pytest.mark.parametrize("model", [{}, {"pooling": "gap", "head": "real"}, {"similarity": "cosine"},
+                                   {"harmony_dim": 4}])
 def test_param_groups_cover_every_parameter_once_and_scale_only_w(model: dict) -> None:
+    """W at `score_lr_scale`; a harmony branch's projection and block in a fourth group at
+    `harmony_lr_scale`, without weight decay."""
     net = PhaLar(PhaLarConfig.from_dict({**TINY_MODEL, **model}))
-    cfg = train.TrainConfig(score_lr_scale=0.02)
+    cfg = train.TrainConfig(score_lr_scale=0.02, harmony_lr_scale=7.0)
     groups = train.param_groups(net, cfg)
     grouped = [id(p) for g in groups for p in g["params"]]
     assert sorted(grouped) == sorted(id(p) for p in net.parameters())
-    scaled = [p for g in groups if g["lr_scale"] != 1.0 for p in g["params"]]
+    scaled = [p for g in groups if g["lr_scale"] == 0.02 for p in g["params"]]
     expected = [] if model.get("similarity") == "cosine" else [net.similarity.weight]
     assert [id(p) for p in scaled] == [id(p) for p in expected]
+    harmony = [g for g in groups if g["lr_scale"] == 7.0]
+    assert len(groups) == 3 + len(harmony)
+    if model.get("harmony_dim"):
+        assert [id(p) for p in harmony[0]["params"]] == [id(net.harmony.proj.weight),
+                                                        id(net.similarity.harmony_weight)]
+        assert harmony[0]["weight_decay"] == 0.0
 
 
 def test_bf16_autocast_trains_and_logs_a_finite_loss(rendered_root: Path, tmp_path: Path,
@@ -283,6 +292,27 @@ def test_model_overrides_apply_to_the_config_of_init_from_weights(rendered_root:
     assert dataclasses.replace(after.config, filter_scale=1.0) == before.config
     for name, value in before.state_dict().items():
         assert torch.equal(value, after.state_dict()[name]), name
+
+
+def test_a_harmony_branch_added_to_trained_weights_starts_from_their_scores() -> None:
+    """`--model='{"harmony_dim": E}'` on weights without the branch: theirs kept, the branch
+    new, its block V = 0, so the scores are those of the start; dropping a branch is refused."""
+    torch.manual_seed(0)
+    start = PhaLar(PhaLarConfig.from_dict(TINY_MODEL)).eval()
+    grown = train.with_config(start, {"harmony_dim": 4}, seed=1).eval()
+    assert grown.config.harmony_dim == 4 and grown.harmony is not None
+    wav = torch.randn(3, 16000, generator=torch.Generator().manual_seed(2)) * 0.1
+    with torch.no_grad():
+        assert torch.allclose(grown(wav, wav), start(wav, wav), atol=1e-5)
+    with pytest.raises(ValueError, match="harmony"):
+        train.with_config(grown, {"harmony_dim": 0}, seed=1)
+
+
+def test_the_harmony_block_leaves_zero_in_training(rendered_root: Path, tmp_path: Path) -> None:
+    train.main(train_args(rendered_root, tmp_path / "run", 2, model={**TINY_MODEL, "harmony_dim": 4}))
+    ckpt = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)
+    assert ckpt["model"]["similarity.harmony_weight"].abs().max() > 0
+    assert len(ckpt["optimizer"]["param_groups"]) == 4
 
 
 def test_pitch_copies_repeat_each_chosen_target_with_its_own_intervals() -> None:
