@@ -21,7 +21,8 @@ _POSITIVE = (
 
 @dataclass
 class PhaLarConfig:
-    """Hyperparameters of the PhaLar model (defaults = the shipped model).
+    """Hyperparameters of the PhaLar model (defaults = the shipped model up to weights 0.4.0;
+    0.5.0 adds ``harmony_dim=64``, in its ``config.json``).
 
     Ablations of DESIGN.md are switches here:
     GAP + real MLP: ``pooling="gap", head="real"``; magnitude-only + real MLP:

@@ -42,8 +42,8 @@ class PhaLarScore:
         >>> times, curve = metric.score_curve("examples/mix.flac", "examples/stem_aligned.flac")
         >>> times  # window centres in seconds, one window every second
         array([2.5, 3.5, 4.5, 5.5, 6.5, 7.5])
-        >>> metric.embed("examples/mix.flac").shape  # [n_windows, 512] complex64
-        (2, 512)
+        >>> metric.embed("examples/mix.flac").shape  # [n_windows, 512 + 64] complex64
+        (2, 576)
         >>> sorted(metric.provenance)
         [...'phalar_version', 'weights_sha256']
     """

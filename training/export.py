@@ -76,11 +76,14 @@ def model_card(run: Path, history_note: str = "", version: str | None = None,
     train = config["train"]
     aliases = {train["data"]: "DATA", str(Path(train["out_dir"]).parent): "RUNS"} if recipe else {}
     best = max(val, key=lambda r: selection_value(r, train["select_on"])) if val else None
+    harmony = load_pretrained(run / "best").config.harmony_dim
     lines = [
         "# PhaLar default model",
         "",
         "A PhaLar coherence model (phase-equivariant complex embeddings of 5 s, 16 kHz mono audio;",
         "score = Re(z_mix^H W_h z_stem), higher = more coherent), trained contrastively on a CPU.",
+        *([f"The embedding ends with {harmony} real features of the harmony branch (the time average of",
+           "the backbone's output; phalar_metric/harmony.py), scored by W_h's real block V."] if harmony else []),
         "",
         "## Data",
         "Multi-track music rendered stem by stem with FluidSynth (`python -m training.render`; the",
