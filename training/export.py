@@ -76,7 +76,8 @@ def model_card(run: Path, history_note: str = "", version: str | None = None,
     train = config["train"]
     aliases = {train["data"]: "DATA", str(Path(train["out_dir"]).parent): "RUNS"} if recipe else {}
     best = max(val, key=lambda r: selection_value(r, train["select_on"])) if val else None
-    harmony = load_pretrained(run / "best").config.harmony_dim
+    model = load_pretrained(run / "best")
+    harmony = model.config.harmony_dim
     lines = [
         "# PhaLar default model",
         "",
@@ -98,7 +99,7 @@ def model_card(run: Path, history_note: str = "", version: str | None = None,
         *([f"- weights_version: {version}"] if version else []),
         f"- sources: {train['sources']}; steps: {log[-1]['step'] if log else 0} of {train['max_steps']}; "
         f"batch {train['batch_size']} pairs; lr {train['lr']}; hard-negative share {train['hard_fraction']}",
-        f"- parameters: {count_parameters(load_pretrained(run / 'best')):,}",
+        f"- parameters: {count_parameters(model):,}",
         f"- throughput (last logged): {log[-1]['clips_per_s'] if log else '?'} clips/s",
         f"- command: `{train_command(config, aliases)}`",
     ]

@@ -435,7 +435,7 @@ def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
     fourth group of its projection and its score block V, at `harmony_lr_scale`, without decay
     (V starts at 0 and must grow to matter)."""
     named = list(model.named_parameters())
-    harmony = [p for n, p in named if n.startswith("harmony.") or n == "similarity.harmony_weight"]
+    harmony = [p for n, p in named if is_harmony_parameter(n)]
     named = [(n, p) for n, p in named if not any(p is q for q in harmony)]
     score = [p for n, p in named if n == "similarity.weight"]
     decay = [p for n, p in named if p.ndim >= 2 and n != "similarity.weight"]
@@ -448,6 +448,11 @@ def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
     return groups
 
 
+def is_harmony_parameter(name: str) -> bool:
+    """Whether the parameter `name` belongs to the harmony branch (its projection or score block V)."""
+    return name.startswith("harmony.") or name == "similarity.harmony_weight"
+
+
 def with_config(model: PhaLar, overrides: dict, seed: int) -> PhaLar:
     """A new model on `model`'s config with `overrides`, holding `model`'s weights: every one
     must keep its shape; parameters the new config adds (a harmony branch) keep their
@@ -455,7 +460,7 @@ def with_config(model: PhaLar, overrides: dict, seed: int) -> PhaLar:
     torch.manual_seed(seed)  # the added parameters' initialisation
     out = PhaLar(PhaLarConfig.from_dict({**model.config.to_dict(), **overrides}))
     missing, unexpected = out.load_state_dict(model.state_dict(), strict=False)
-    added = [k for k in missing if k.startswith("harmony.") or k == "similarity.harmony_weight"]
+    added = [k for k in missing if is_harmony_parameter(k)]
     if unexpected or len(added) != len(missing):
         raise ValueError(f"--model={json.dumps(overrides)} drops or adds weights the start does not have: "
                          f"missing {sorted(set(missing) - set(added))}, unexpected {sorted(unexpected)}")
