@@ -434,9 +434,8 @@ def param_groups(model: PhaLar, cfg: TrainConfig) -> list[dict]:
     large against W's initial entries, ~init_scale/n on the diagonal); with a harmony branch, a
     fourth group of its projection and its score block V, at `harmony_lr_scale`, without decay
     (V starts at 0 and must grow to matter)."""
-    named = list(model.named_parameters())
-    harmony = [p for n, p in named if is_harmony_parameter(n)]
-    named = [(n, p) for n, p in named if not any(p is q for q in harmony)]
+    harmony = [p for n, p in model.named_parameters() if is_harmony_parameter(n)]
+    named = [(n, p) for n, p in model.named_parameters() if not is_harmony_parameter(n)]
     score = [p for n, p in named if n == "similarity.weight"]
     decay = [p for n, p in named if p.ndim >= 2 and n != "similarity.weight"]
     no_decay = [p for n, p in named if p.ndim < 2]
