@@ -23,6 +23,10 @@ Degradations (row names are stable JSON keys):
   RMS; `silence`: digital silence; `clicks_wrong_tempo`: a click train at the song's tempo
   times WRONG_TEMPO (meta tempo, else from its beats, else FALLBACK_BPM) at the target's RMS;
   `dc_offset`: the target plus DC_OFFSET (a broken signal of the right music).
+- Graded order, reported: `delayed_<ms>ms_over_other_song` (ORDER_SHIFTS_MS): the reference is
+  the target delayed by `ms` and the degraded clip `other_song`; it wins where the delayed true
+  stem (the song's harmony and tempo, off the beat) scores above another song's stems: the
+  examples/ order aligned > shifted > unrelated, over trials.
 - Reported, not required: `mix_copy` (the context itself as the stem), `rerender_0st` (the
   re-rendered target against the cached one: the size of the render artefact) and, where
   librosa transposes, `vocoder_roundtrip` (pitched stems shifted up a semitone and back: the
@@ -46,6 +50,7 @@ from training.sources.rendered import RenderedSong
 from . import degradations as dg
 
 SHIFTS_MS = (25, 50, 100, 250, 500, 1000)
+ORDER_SHIFTS_MS = (100, 250, 500)  # delays of the graded-order rows (examples/: an eighth note, 226 ms)
 OFFSET_GRID_MS = (0, *SHIFTS_MS, 75, 150, 350, 750)  # ms, denser near 0 where the score peaks
 OFFSETS_MS = tuple(sorted({*OFFSET_GRID_MS, *(-m for m in OFFSET_GRID_MS)}))
 SEMITONES = (1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6)  # every interval of the curve (±4: 0.3.0 hears least)
@@ -89,7 +94,8 @@ def row_names() -> list[str]:
     """Every degradation row, in table order."""
     return ([f"shift_circular_{m}ms" for m in SHIFTS_MS] + [f"shift_delayed_{m}ms" for m in SHIFTS_MS]
             + [f"pitch_{s:+d}st" for s in SEMITONES] + [f"tempo_{p:+d}pct" for p in TEMPO_PCT]
-            + ["other_song", "other_window", "white_noise", "pink_noise", "noise_-80dBFS", "silence",
+            + ["other_song", "other_window"] + [f"delayed_{m}ms_over_other_song" for m in ORDER_SHIFTS_MS]
+            + ["white_noise", "pink_noise", "noise_-80dBFS", "silence",
                "clicks_wrong_tempo", "dc_offset", "mix_copy", "rerender_0st", "vocoder_roundtrip"])  # fmt: skip
 
 
@@ -137,6 +143,9 @@ def trial_clips(rng: np.random.Generator, trial: Trial, songs: list[Song],
     for name, clip in (("other_song", _other_song(rng, trial, songs)), ("other_window", _other_window(rng, trial))):
         if clip is not None:
             out.clips[name], out.rows[name] = clip, (name, "true")
+    if "other_song" in out.clips:
+        for ms in ORDER_SHIFTS_MS:
+            out.rows[f"delayed_{ms}ms_over_other_song"] = ("other_song", f"offset_{ms:+d}ms")
     level = dg.rms(x)
     for name, clip in (("white_noise", dg.white_noise(rng, n, level)), ("pink_noise", dg.pink_noise(rng, n, level)),
                        ("noise_-80dBFS", dg.white_noise(rng, n, 10 ** (NOISE_DBFS / 20))),

@@ -11,6 +11,10 @@
   rather than echoes this operation.
 - Tempo: the true target time-stretched by a few percent about a random anchor frame
   (`stretch_spec`: linear interpolation along frames, pitch kept).
+- Offset: the true target moved by 50-600 ms, earlier or later, the gap filled with silence
+  (`offset_clips`, the operation of examples/stem_shifted.flac): ranked below its true target
+  by the InfoNCE and, with the trainer's `offset_rank_weight`, above other songs' targets (it
+  keeps the song's harmony and tempo).
 - Not a negative: with `draw_pair_shifts`, a share of the pairs move whole (context and target
   by one interval), so that a transposed spectrogram is no cue by itself; only the interval
   between target and context is.
@@ -156,6 +160,22 @@ def draw_stretches(rng: np.random.Generator, n: int, n_frames: int, lo: float = 
     """`[n]` rates 1 ± U(lo, hi) and `[n]` anchor frames uniform over the clip."""
     rate = 1 + rng.uniform(lo, hi, size=n) * rng.choice([-1, 1], size=n)
     return rate, rng.integers(0, n_frames, size=n)
+
+
+def offset_clips(rng: np.random.Generator, targets: np.ndarray, n: int, sample_rate: int, lo: float = 0.05,
+                 hi: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    """`n` of the `[B, samples]` targets (rows drawn without replacement, n <= B), each moved by
+    U(lo, hi) seconds, later or earlier at random, the vacated samples silent: (`[n, samples]`
+    float32 clips, `[n]` their rows)."""
+    rows = rng.choice(len(targets), size=n, replace=False)
+    lags = (rng.uniform(lo, hi, size=n) * sample_rate).astype(int) * rng.choice([-1, 1], size=n)
+    out = np.zeros((n, targets.shape[1]), np.float32)
+    for i, (row, lag) in enumerate(zip(rows, lags)):
+        if lag > 0:
+            out[i, lag:] = targets[row, :-lag]
+        else:
+            out[i, :lag] = targets[row, -lag:]
+    return out, rows
 
 
 def pink_noise(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -15,7 +15,10 @@ clip and above 0 (the library's silence gate scores silence 0: a true pair at or
 to it in the validity suite). With `rerender_pairs`, that many pairs' pitched targets are
 re-rendered from their notes, as they are and transposed, the transposed copies entering as
 negatives too (training/rerendered_negatives.py): harmonic negatives that sound as a real
-transposition does.
+transposition does. With `offset_pairs`, that many targets also appear moved by 50-600 ms
+(negatives), and `offset_rank_weight` adds a pairwise term that each moved target score above
+the targets of other songs: it keeps its song's harmony and tempo, so the score should rank it
+between its true target and unrelated stems (examples/: aligned > shifted > unrelated).
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -59,7 +62,7 @@ from .comb import blind_share, comb_penalty
 from .config_args import parse_overrides
 from .loss import info_nce, pairwise_margin
 from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches,
-                        draw_transpositions, interval_probabilities, semitone_bins, stretch_spec)
+                        draw_transpositions, interval_probabilities, offset_clips, semitone_bins, stretch_spec)
 from .rerender import has_notes
 from .rerendered_negatives import RerenderedNegatives
 from .sampler import Augment, Batch, PairSampler
@@ -105,6 +108,8 @@ class TrainConfig:
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
     degenerate_pair_weight: float = 0.0  # weight of softplus(s(context, degenerate or 0) - s(context, true)), every pair
+    offset_pairs: int = 0  # targets per step that also appear moved by 50-600 ms, negatives (negatives.offset_clips)
+    offset_rank_weight: float = 0.0  # weight of softplus(s(context, other song's target) - s(context, moved target))
     hard_fraction: float = 0.25  # share of each batch in same-song groups
     group_size: int = 4
     eval_every: int = 150
@@ -220,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
         negatives = draw_negatives(rng, batch, cfg, raw_model.config, interval_weights)
         if rerendered is not None:  # draws nothing more without: the same steps as before it existed
             negatives.update(draw_rerendered(rng, batch, cfg, rerendered, interval_weights))
+        if cfg.offset_pairs:  # after the re-render: a moved target is its pair's target as trained
+            negatives["offset"], negatives["offset_idx"] = offset_clips(
+                rng, batch.target, min(cfg.offset_pairs, len(batch.target)), raw_model.config.sample_rate)
         loss = pair_loss(model, batch, negatives, cfg, device)
         if cfg.comb_weight:  # on the parameters themselves: the same on every DDP process
             loss = loss + cfg.comb_weight * comb_penalty(raw_model)
@@ -295,11 +303,12 @@ class ContrastiveStep(torch.nn.Module):
     `forward(context, target, negatives)`: `context`, `target` `[B, samples]`; `negatives` a
     dict of `pitch_idx` `[P]` (targets to transpose) with `pitch_bins` `[P]`, `tempo_idx`
     `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, `degenerate` `[M, samples]` clips,
-    optionally `rerendered` `[R, samples]` clips with `rerendered_idx` `[R]` (their pairs) and,
-    optionally, `pair_bins` `[B]`: each pair's context and target both transposed by it (a
-    transposed target's shift is added to its pair's, a re-rendered copy moves with its pair).
-    Returns the `[B, B]` scores and the `[B, P + Q + M + R]` scores of the contexts against the
-    negatives. Every clip goes through a front-end once and the backbone in one batch. With
+    optionally `rerendered` `[R, samples]` clips with `rerendered_idx` `[R]` (their pairs),
+    `offset` `[O, samples]` moved targets with `offset_idx` `[O]` and `pair_bins` `[B]`: each
+    pair's context and target both transposed by it (a transposed target's shift is added to its
+    pair's, a re-rendered or moved copy moves with its pair).
+    Returns the `[B, B]` scores and the `[B, P + Q + M + R + O]` scores of the contexts against
+    the negatives. Every clip goes through a front-end once and the backbone in one batch. With
     `harmonic` (harmonic negatives on, and a config that allows them: `semitone_bins`), the
     targets' spectrograms, their own and transposed, come from one `TransposedCQT`, so that a
     transposed target differs from the true one only by its transposition (not by how its
@@ -314,10 +323,13 @@ class ContrastiveStep(torch.nn.Module):
     def forward(self, context: torch.Tensor, target: torch.Tensor,
                 negatives: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         b = context.shape[0]
-        rendered = negatives.get("rerendered", target[:0])
+        none = torch.zeros(0, dtype=torch.long, device=target.device)
+        # re-rendered and moved targets: clips made from their pairs' targets, spectrograms made as the targets'
+        copies = torch.cat([negatives.get("rerendered", target[:0]), negatives.get("offset", target[:0])])
+        copies_idx = torch.cat([negatives.get("rerendered_idx", none), negatives.get("offset_idx", none)])
         if self.transposer is None:
-            spec = self.model.frontend(torch.cat([context, target, negatives["degenerate"], rendered]))
-            contexts, targets, degenerate, rerendered = spec.split([b, b, len(negatives["degenerate"]), len(rendered)])
+            spec = self.model.frontend(torch.cat([context, target, negatives["degenerate"], copies]))
+            contexts, targets, degenerate, copied = spec.split([b, b, len(negatives["degenerate"]), len(copies)])
             transposed = targets[:0]
         else:
             if "pair_bins" in negatives:  # contexts transposed with their targets: both from the widened CQT
@@ -334,11 +346,11 @@ class ContrastiveStep(torch.nn.Module):
             targets = self.transposer.crop(mag, pair)
             idx = negatives["pitch_idx"]
             transposed = self.transposer.crop(mag[idx], pair[idx] + negatives["pitch_bins"])
-            rerendered = (self.transposer.crop(self.transposer.magnitude(rendered), pair[negatives["rerendered_idx"]])
-                          if len(rendered) else targets[:0])  # made as the targets are
+            copied = (self.transposer.crop(self.transposer.magnitude(copies), pair[copies_idx])
+                      if len(copies) else targets[:0])
         specs = [contexts, targets, transposed,
                  stretch_spec(targets[negatives["tempo_idx"]], negatives["tempo_rate"], negatives["tempo_anchor"]),
-                 degenerate, rerendered]
+                 degenerate, copied]
         emb = self.model.embed_spectrogram(torch.cat(specs))
         return self.model.score(emb[:b], emb[b : 2 * b]), self.model.score(emb[:b], emb[2 * b :])
 
@@ -391,8 +403,10 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
     plus `cfg.pitch_pair_weight` times the `pairwise_margin` of each transposed target against
     its own context's true target, plus `cfg.degenerate_pair_weight` times that of every
     degenerate clip, and of a score 0 (silence under the library's gate), against every
-    context's true target (whatever the InfoNCE row's other candidates); the forward under bf16
-    autocast when `cfg.amp == "bf16"`.
+    context's true target (whatever the InfoNCE row's other candidates), plus
+    `cfg.offset_rank_weight` times that of every other song's target against each moved target
+    (its own context's row; same-song targets are left out); the forward under bf16 autocast
+    when `cfg.amp == "bf16"`.
     `model` is a `ContrastiveStep` (or its DDP wrapper)."""
     tensors = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in negatives.items()}
     context, target = (torch.from_numpy(x).to(device) for x in (batch.context, batch.target))
@@ -400,12 +414,14 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
         scores, extra = model(context, target, tensors)
     scores, extra = scores.float(), extra.float()
     loss = info_nce(scores, cfg.label_smoothing, extra)
+    n_offset = len(tensors.get("offset_idx", ()))
     if cfg.pitch_pair_weight:
         rows, cols = tensors["pitch_idx"], torch.arange(len(tensors["pitch_idx"]), device=device)  # the first P columns
         loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols])
-        if "rerendered_idx" in tensors:  # the last R columns
+        if "rerendered_idx" in tensors:  # the R columns before the O moved ones, which close the row
             rows = tensors["rerendered_idx"]
-            cols = torch.arange(extra.shape[1] - len(rows), extra.shape[1], device=device)
+            end = extra.shape[1] - n_offset
+            cols = torch.arange(end - len(rows), end, device=device)
             loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols])
     if cfg.degenerate_pair_weight:  # the M degenerate columns follow the P transposed and Q stretched ones
         first = len(tensors["pitch_idx"]) + len(tensors["tempo_idx"])
@@ -413,6 +429,12 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
         degenerate = torch.cat([degenerate, degenerate.new_zeros(len(degenerate), 1)], dim=1)  # + gated silence: 0
         loss = loss + cfg.degenerate_pair_weight * pairwise_margin(scores.diagonal()[:, None].expand_as(degenerate),
                                                                    degenerate)
+    if cfg.offset_rank_weight and n_offset:  # the last O columns: each moved target in its own pair's row
+        rows = tensors["offset_idx"]
+        moved = extra[rows, torch.arange(extra.shape[1] - n_offset, extra.shape[1], device=device)]
+        other = torch.from_numpy(batch.song[rows.cpu().numpy()][:, None] != batch.song[None, :]).to(device)
+        loss = loss + cfg.offset_rank_weight * pairwise_margin(moved[:, None].expand_as(other)[other],
+                                                               scores[rows][other])
     return loss
 
 

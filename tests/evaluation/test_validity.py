@@ -15,7 +15,8 @@ from symbolic_data import RATE, ToneSynth, write_symbolic_cache
 from evaluation import degradations as dg
 from evaluation import validity, validity_prepare
 from evaluation.validity_stats import bootstrap_ci
-from evaluation.validity_trials import OFFSETS_MS, row_names, wrong_tempo
+from evaluation.validity_trials import (OFFSETS_MS, ORDER_SHIFTS_MS, draw_trials, row_names, trial_clips,
+                                       wrong_tempo)
 from phalar_metric import PhaLar, save_pretrained
 from phalar_metric.config import tiny_config
 from training.rerender import WindowRenderer, fit_gain, window_notes
@@ -202,6 +203,18 @@ def test_rendered_songs_are_rerendered_for_pitch_and_tempo(notes_root: Path, tin
     assert rows["pitch_+1st"]["n"] == 6 - drums_only and rows["tempo_+2pct"]["n"] == 6
     assert rows["rerender_0st"]["mean_score"] == pytest.approx(rows["true"]["mean_score"], rel=0.05)
     assert "vocoder_roundtrip" not in rows
+
+
+def test_graded_order_rows_put_the_delayed_target_against_another_songs_stems(rendered_root: Path) -> None:
+    songs = load_rendered(rendered_root, "val")
+    trial = draw_trials(np.random.default_rng(0), songs, RATE, 1)[0]
+    clips = trial_clips(np.random.default_rng(1), trial, songs, None)
+    for ms in ORDER_SHIFTS_MS:
+        degraded, reference = clips.rows[f"delayed_{ms}ms_over_other_song"]
+        assert degraded == "other_song"
+        np.testing.assert_array_equal(clips.clips[reference], dg.delay(trial.target, ms * RATE // 1000))
+    alone = trial_clips(np.random.default_rng(1), trial, [trial.song], None)  # no other song to draw
+    assert "other_song" not in alone.rows and not any(r.endswith("_over_other_song") for r in alone.rows)
 
 
 def test_a_degradation_that_must_lose(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from phalar_metric.frontend import Frontend
 from phalar_metric.model import PhaLar
 from training.loss import info_nce
 from training.negatives import (DEGENERATE_KINDS, MAX_SEMITONES, PAIR_SEMITONES, TransposedCQT, click_train,
-                                degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions, pink_noise,
-                                stretch_spec)
+                                degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions, offset_clips,
+                                pink_noise, stretch_spec)
 from training.train import ContrastiveStep
 
 RATE = 16000
@@ -189,3 +189,42 @@ def test_interval_weights_draw_intervals_in_proportion_and_empty_keeps_the_old_d
     for bad in ([1.0] * 10, [-1.0] + [1.0] * 10, [0.0] * 11):
         with pytest.raises(ValueError, match="weights"):
             draw_transpositions(np.random.default_rng(0), 3, 1, weights=bad)
+
+
+def test_offset_clips_move_each_target_by_50_to_600_ms_with_silence_in_the_gap() -> None:
+    rng = np.random.default_rng(0)
+    targets = rng.uniform(0.1, 1.0, size=(6, RATE)).astype(np.float32)  # no zeros: the gap is where the zeros are
+    clips, rows = offset_clips(np.random.default_rng(3), targets, 5, RATE)
+    assert clips.shape == (5, RATE) and clips.dtype == np.float32 and len(set(rows)) == 5
+    lags = []
+    for clip, row in zip(clips, rows):
+        silent = int(np.sum(clip == 0))
+        lag = silent if clip[0] == 0 else -silent  # later: silence first; earlier: silence last
+        assert 0.05 * RATE - 1 <= silent <= 0.6 * RATE
+        moved = clip[lag:] if lag > 0 else clip[:lag]
+        kept = targets[row, :-lag] if lag > 0 else targets[row, -lag:]
+        np.testing.assert_array_equal(moved, kept)
+        lags.append(lag)
+    assert min(lags) < 0 < max(lags)
+    again, rows_again = offset_clips(np.random.default_rng(3), targets, 5, RATE)
+    np.testing.assert_array_equal(again, clips)
+    np.testing.assert_array_equal(rows_again, rows)
+
+
+def test_contrastive_step_scores_moved_targets_last_made_as_the_targets_are() -> None:
+    """The moved targets close the extra columns, after the re-rendered ones, their spectrograms
+    made as their pairs' targets (a copy of a target unmoved scores as the target itself)."""
+    torch.manual_seed(0)
+    model = PhaLar(tiny_config()).eval()
+    rng = np.random.default_rng(2)
+    context, target = (torch.from_numpy(rng.standard_normal((3, RATE)).astype(np.float32)) for _ in range(2))
+    none = torch.zeros(0, dtype=torch.long)
+    negatives = {"pitch_idx": torch.tensor([1]), "pitch_bins": torch.tensor([2]), "tempo_idx": none,
+                 "tempo_rate": torch.zeros(0), "tempo_anchor": none, "degenerate": torch.zeros(1, RATE),
+                 "rerendered": target[[0]], "rerendered_idx": torch.tensor([0]),
+                 "offset": target[[2, 1]], "offset_idx": torch.tensor([2, 1])}
+    for harmonic in (True, False):
+        with torch.no_grad():
+            scores, extra = ContrastiveStep(model, harmonic=harmonic)(context, target, negatives)
+        assert extra.shape == (3, (1 if harmonic else 0) + 1 + 1 + 2)
+        torch.testing.assert_close(extra[:, -3:], scores[:, [0, 2, 1]], rtol=1e-4, atol=1e-4)

@@ -56,7 +56,8 @@ def die_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> Callable[...,
     return save
 
 
-@pytest.mark.parametrize("extra", [{}, {"pitch_interval_adapt": "val"}, {"model": {**TINY_MODEL, "harmony_dim": 4}}])
+@pytest.mark.parametrize("extra", [{}, {"pitch_interval_adapt": "val"}, {"model": {**TINY_MODEL, "harmony_dim": 4}},
+                                   {"offset_pairs": 2, "offset_rank_weight": 1.0}])
 def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict) -> None:
     train.main(train_args(rendered_root, tmp_path / "straight", 4, **extra))
 
@@ -279,6 +280,34 @@ def test_degenerate_pair_weight_adds_the_margin_of_every_degenerate_clip_against
     degenerate = lambda i: [float(extra[i, 3 + m]) for m in range(3)] + [0.0]  # + gated silence
     by_hand = sum(math.log1p(math.exp(d - scores[i, i])) for i in range(3) for d in degenerate(i)) / 12
     assert torch.isclose(weighted, plain + 0.4 * by_hand)
+
+
+def test_offset_rank_weight_ranks_each_moved_target_above_other_songs_targets() -> None:
+    """The offset term reads the last O extra columns (the moved targets, in `offset_idx` order)
+    against the scores of the same context with every other song's target; targets of the
+    moved one's own song are left out. The re-rendered columns before them keep their place."""
+    scores = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
+    extra = torch.randn(4, 4, generator=torch.Generator().manual_seed(1))  # R = 2 re-rendered, O = 2 moved
+
+    class Fixed(torch.nn.Module):
+        def forward(self, context, target, negatives):  # noqa: ANN001, ANN202 (a stand-in for ContrastiveStep)
+            return scores, extra
+
+    batch = types.SimpleNamespace(context=np.zeros((4, 8), np.float32), target=np.zeros((4, 8), np.float32),
+                                  song=np.array(["a", "a", "b", "c"]))
+    negatives = {"pitch_idx": np.zeros(0, int), "rerendered_idx": np.array([3, 1]), "offset_idx": np.array([1, 2])}
+    cfg = train.TrainConfig(label_smoothing=0.0, amp="none")
+    plain = train.pair_loss(Fixed(), batch, negatives, cfg, torch.device("cpu"))
+    assert torch.isclose(plain, info_nce(scores, 0.0, extra))
+    weighted = train.pair_loss(Fixed(), batch, negatives, dataclasses.replace(cfg, offset_rank_weight=2.0),
+                               torch.device("cpu"))
+    pairs = [(1, 2, 2), (1, 2, 3), (2, 3, 0), (2, 3, 1), (2, 3, 3)]  # (row, its moved column, other song's target)
+    by_hand = sum(math.log1p(math.exp(scores[i, j] - extra[i, c])) for i, c, j in pairs) / len(pairs)
+    assert torch.isclose(weighted, plain + 2.0 * by_hand)
+    pitched = train.pair_loss(Fixed(), batch, negatives, dataclasses.replace(cfg, pitch_pair_weight=1.0),
+                              torch.device("cpu"))  # the re-rendered columns are 0 and 1, not the last two
+    margin = pairwise_margin(torch.stack([scores[3, 3], scores[1, 1]]), torch.stack([extra[3, 0], extra[1, 1]]))
+    assert torch.isclose(pitched, plain + margin)
 
 
 def test_model_overrides_apply_to_the_config_of_init_from_weights(rendered_root: Path, tmp_path: Path) -> None:
