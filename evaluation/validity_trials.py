@@ -53,6 +53,7 @@ SHIFTS_MS = (25, 50, 100, 250, 500, 1000)
 ORDER_SHIFTS_MS = (100, 250, 500)  # delays of the graded-order rows (examples/: an eighth note, 226 ms)
 OFFSET_GRID_MS = (0, *SHIFTS_MS, 75, 150, 350, 750)  # ms, denser near 0 where the score peaks
 OFFSETS_MS = tuple(sorted({*OFFSET_GRID_MS, *(-m for m in OFFSET_GRID_MS)}))
+assert set(ORDER_SHIFTS_MS) <= set(OFFSETS_MS), "the graded-order rows read the offset curve's clips"
 SEMITONES = (1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6)  # every interval of the curve (±4: 0.3.0 hears least)
 CURVE_SEMITONES = tuple(range(-6, 7))
 TEMPO_PCT = (2, -2, 4, -4)

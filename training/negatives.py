@@ -170,11 +170,12 @@ def offset_clips(rng: np.random.Generator, targets: np.ndarray, n: int, sample_r
     rows = rng.choice(len(targets), size=n, replace=False)
     lags = (rng.uniform(lo, hi, size=n) * sample_rate).astype(int) * rng.choice([-1, 1], size=n)
     out = np.zeros((n, targets.shape[1]), np.float32)
+    n_samples = targets.shape[1]
     for i, (row, lag) in enumerate(zip(rows, lags)):
-        if lag > 0:
-            out[i, lag:] = targets[row, :-lag]
+        if lag >= 0:
+            out[i, lag:] = targets[row, : n_samples - lag]
         else:
-            out[i, :lag] = targets[row, -lag:]
+            out[i, : n_samples + lag] = targets[row, -lag:]
     return out, rows
 
 

@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> None:
         torch.cuda.set_device(device)
     if cfg.pitch_interval_weights:  # a mistyped list fails here, not after the data have loaded
         interval_probabilities(cfg.pitch_interval_weights)
+    if cfg.offset_pairs < 0 or (cfg.offset_rank_weight and not cfg.offset_pairs):
+        raise ValueError(f"`offset_rank_weight` ranks moved targets: it needs `offset_pairs` >= 1, got "
+                         f"offset_pairs={cfg.offset_pairs}, offset_rank_weight={cfg.offset_rank_weight}")
     if cfg.amp == "auto":
         cfg.amp = "bf16" if has_native_bf16(device) else "none"
     master = rank == 0
@@ -302,9 +305,9 @@ class ContrastiveStep(torch.nn.Module):
 
     `forward(context, target, negatives)`: `context`, `target` `[B, samples]`; `negatives` a
     dict of `pitch_idx` `[P]` (targets to transpose) with `pitch_bins` `[P]`, `tempo_idx`
-    `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, `degenerate` `[M, samples]` clips,
-    optionally `rerendered` `[R, samples]` clips with `rerendered_idx` `[R]` (their pairs),
-    `offset` `[O, samples]` moved targets with `offset_idx` `[O]` and `pair_bins` `[B]`: each
+    `[Q]` with `tempo_rate`, `tempo_anchor` `[Q]`, `degenerate` `[M, samples]` clips and,
+    each optional, `rerendered` `[R, samples]` clips with `rerendered_idx` `[R]` (their pairs),
+    `offset` `[O, samples]` moved targets with `offset_idx` `[O]`, and `pair_bins` `[B]`: each
     pair's context and target both transposed by it (a transposed target's shift is added to its
     pair's, a re-rendered or moved copy moves with its pair).
     Returns the `[B, B]` scores and the `[B, P + Q + M + R + O]` scores of the contexts against
@@ -405,7 +408,8 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
     degenerate clip, and of a score 0 (silence under the library's gate), against every
     context's true target (whatever the InfoNCE row's other candidates), plus
     `cfg.offset_rank_weight` times that of every other song's target against each moved target
-    (its own context's row; same-song targets are left out); the forward under bf16 autocast
+    (its own context's row; same-song targets are left out, and so is a moved target that kept
+    under a quarter of its true target's RMS: its notes moved out of the window); the forward under bf16 autocast
     when `cfg.amp == "bf16"`.
     `model` is a `ContrastiveStep` (or its DDP wrapper)."""
     tensors = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in negatives.items()}
@@ -430,12 +434,18 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
         loss = loss + cfg.degenerate_pair_weight * pairwise_margin(scores.diagonal()[:, None].expand_as(degenerate),
                                                                    degenerate)
     if cfg.offset_rank_weight and n_offset:  # the last O columns: each moved target in its own pair's row
-        rows = tensors["offset_idx"]
+        rows, idx = tensors["offset_idx"], np.asarray(negatives["offset_idx"])
         moved = extra[rows, torch.arange(extra.shape[1] - n_offset, extra.shape[1], device=device)]
-        other = torch.from_numpy(batch.song[rows.cpu().numpy()][:, None] != batch.song[None, :]).to(device)
+        audible = _rms(np.asarray(negatives["offset"])) >= 0.25 * _rms(batch.target[idx])
+        other = torch.from_numpy((batch.song[idx][:, None] != batch.song[None, :]) & audible[:, None]).to(device)
         loss = loss + cfg.offset_rank_weight * pairwise_margin(moved[:, None].expand_as(other)[other],
                                                                scores[rows][other])
     return loss
+
+
+def _rms(clips: np.ndarray) -> np.ndarray:
+    """`[N, samples]` -> `[N]` root mean square."""
+    return np.sqrt(np.mean(np.square(clips, dtype=np.float64), axis=1))
 
 
 def has_native_bf16(device: torch.device) -> bool:

@@ -206,6 +206,8 @@ def test_offset_clips_move_each_target_by_50_to_600_ms_with_silence_in_the_gap()
         np.testing.assert_array_equal(moved, kept)
         lags.append(lag)
     assert min(lags) < 0 < max(lags)
+    unmoved, rows0 = offset_clips(np.random.default_rng(3), targets, 2, RATE, lo=0.0, hi=1e-5)  # lag 0
+    np.testing.assert_array_equal(unmoved, targets[rows0])
     again, rows_again = offset_clips(np.random.default_rng(3), targets, 5, RATE)
     np.testing.assert_array_equal(again, clips)
     np.testing.assert_array_equal(rows_again, rows)
@@ -223,8 +225,9 @@ def test_contrastive_step_scores_moved_targets_last_made_as_the_targets_are() ->
                  "tempo_rate": torch.zeros(0), "tempo_anchor": none, "degenerate": torch.zeros(1, RATE),
                  "rerendered": target[[0]], "rerendered_idx": torch.tensor([0]),
                  "offset": target[[2, 1]], "offset_idx": torch.tensor([2, 1])}
-    for harmonic in (True, False):
+    pair = {"pair_bins": torch.tensor([2, 0, -3])}  # each copy cropped at its own pair's shift
+    for harmonic, moves in ((True, {}), (True, pair), (False, {})):
         with torch.no_grad():
-            scores, extra = ContrastiveStep(model, harmonic=harmonic)(context, target, negatives)
+            scores, extra = ContrastiveStep(model, harmonic=harmonic)(context, target, {**negatives, **moves})
         assert extra.shape == (3, (1 if harmonic else 0) + 1 + 1 + 2)
         torch.testing.assert_close(extra[:, -3:], scores[:, [0, 2, 1]], rtol=1e-4, atol=1e-4)

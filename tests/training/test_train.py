@@ -170,6 +170,11 @@ def test_unknown_amp_is_a_value_error(rendered_root: Path, tmp_path: Path) -> No
         train.main(train_args(rendered_root, tmp_path / "run", 1, amp="fp8"))
 
 
+def test_an_offset_rank_weight_without_moved_targets_is_a_value_error(rendered_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="offset_pairs"):
+        train.main(train_args(rendered_root, tmp_path / "run", 1, offset_rank_weight=1.0))
+
+
 def test_unknown_model_key_is_a_value_error(rendered_root: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bogus"):
         train.main(train_args(rendered_root, tmp_path / "run", 1, model={**TINY_MODEL, "bogus": 1}))
@@ -285,23 +290,32 @@ def test_degenerate_pair_weight_adds_the_margin_of_every_degenerate_clip_against
 def test_offset_rank_weight_ranks_each_moved_target_above_other_songs_targets() -> None:
     """The offset term reads the last O extra columns (the moved targets, in `offset_idx` order)
     against the scores of the same context with every other song's target; targets of the
-    moved one's own song are left out. The re-rendered columns before them keep their place."""
+    moved one's own song are left out, and so is a moved target that went (nearly) silent. The
+    re-rendered columns before them keep their place."""
     scores = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
-    extra = torch.randn(4, 4, generator=torch.Generator().manual_seed(1))  # R = 2 re-rendered, O = 2 moved
+    extra = torch.randn(4, 5, generator=torch.Generator().manual_seed(1))  # R = 2 re-rendered, O = 3 moved
 
     class Fixed(torch.nn.Module):
         def forward(self, context, target, negatives):  # noqa: ANN001, ANN202 (a stand-in for ContrastiveStep)
             return scores, extra
 
-    batch = types.SimpleNamespace(context=np.zeros((4, 8), np.float32), target=np.zeros((4, 8), np.float32),
+    batch = types.SimpleNamespace(context=np.zeros((4, 8), np.float32), target=np.ones((4, 8), np.float32),
                                   song=np.array(["a", "a", "b", "c"]))
-    negatives = {"pitch_idx": np.zeros(0, int), "rerendered_idx": np.array([3, 1]), "offset_idx": np.array([1, 2])}
+    moved = np.ones((3, 8), np.float32)
+    moved[2] = 0.2  # the third moved target kept 0.2 of its RMS: left out (O = 3 here)
+    negatives = {"pitch_idx": np.zeros(0, int), "rerendered_idx": np.array([3, 1]),
+                 "offset_idx": np.array([1, 2, 0]), "offset": moved}
     cfg = train.TrainConfig(label_smoothing=0.0, amp="none")
     plain = train.pair_loss(Fixed(), batch, negatives, cfg, torch.device("cpu"))
     assert torch.isclose(plain, info_nce(scores, 0.0, extra))
     weighted = train.pair_loss(Fixed(), batch, negatives, dataclasses.replace(cfg, offset_rank_weight=2.0),
                                torch.device("cpu"))
     pairs = [(1, 2, 2), (1, 2, 3), (2, 3, 0), (2, 3, 1), (2, 3, 3)]  # (row, its moved column, other song's target)
+    audible = train.pair_loss(Fixed(), batch, {**negatives, "offset": np.ones((3, 8), np.float32)},
+                              dataclasses.replace(cfg, offset_rank_weight=2.0), torch.device("cpu"))
+    pairs_audible = [*pairs, (0, 4, 2), (0, 4, 3)]
+    by_hand_audible = sum(math.log1p(math.exp(scores[i, j] - extra[i, c])) for i, c, j in pairs_audible) / 7
+    assert torch.isclose(audible, plain + 2.0 * by_hand_audible)
     by_hand = sum(math.log1p(math.exp(scores[i, j] - extra[i, c])) for i, c, j in pairs) / len(pairs)
     assert torch.isclose(weighted, plain + 2.0 * by_hand)
     pitched = train.pair_loss(Fixed(), batch, negatives, dataclasses.replace(cfg, pitch_pair_weight=1.0),
