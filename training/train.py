@@ -18,7 +18,8 @@ negatives too (training/rerendered_negatives.py): harmonic negatives that sound 
 transposition does. With `offset_pairs`, that many targets also appear moved by 50-600 ms
 (negatives), and `offset_rank_weight` adds a pairwise term that each moved target score above
 the targets of other songs: it keeps its song's harmony and tempo, so the score should rank it
-between its true target and unrelated stems (examples/: aligned > shifted > unrelated).
+between its true target and unrelated stems (examples/: aligned > shifted > unrelated; run
+off1 in docs/training.md measured what it costs).
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -409,8 +410,8 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
     context's true target (whatever the InfoNCE row's other candidates), plus
     `cfg.offset_rank_weight` times that of every other song's target against each moved target
     (its own context's row; same-song targets are left out, and so is a moved target that kept
-    under a quarter of its true target's RMS: its notes moved out of the window); the forward under bf16 autocast
-    when `cfg.amp == "bf16"`.
+    under a quarter of its true target's RMS: its notes moved out of the window); the forward
+    under bf16 autocast when `cfg.amp == "bf16"`.
     `model` is a `ContrastiveStep` (or its DDP wrapper)."""
     tensors = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in negatives.items()}
     context, target = (torch.from_numpy(x).to(device) for x in (batch.context, batch.target))
