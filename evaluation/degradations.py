@@ -2,8 +2,8 @@
 
 All clips are float32 at 16 kHz (`SAMPLE_RATE`), full scale = 1.0. Levels in dBFS are RMS
 levels relative to full scale, `20 log10(rms)` (a full-scale sine reads -3 dBFS).
-- `delay`: zero-filled time shift (k > 0: delayed, zeros in front; k < 0: advanced, zeros at
-  the end); `np.roll` is the circular shift.
+The zero-filled time shift is `training.negatives.delay` (the trainer's offset negatives use it
+too); `np.roll` is the circular shift.
 - `white_noise`, `pink_noise` (power ∝ 1/f, DC removed): Gaussian noise at a given RMS.
 - `click_train`: 20 ms decaying 1.5 kHz bursts (a metronome) at a tempo, the first at 0 s.
 - `pitch_shift`, `time_stretch`: librosa's phase-vocoder pitch shifter (tempo kept) and time
@@ -23,12 +23,6 @@ CLICK_SECONDS, CLICK_HZ, CLICK_DECAY = 0.02, 1500.0, 0.004  # burst length, tone
 def rms(x: np.ndarray) -> float:
     """RMS of a clip (float64 accumulation)."""
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-
-
-def delay(x: np.ndarray, k: int) -> np.ndarray:
-    """`out[t] = x[t - k]`, zeros outside the clip; same length (k < 0 advances)."""
-    padded = np.pad(x, (max(k, 0), max(-k, 0)))
-    return padded[max(-k, 0) : max(-k, 0) + len(x)]
 
 
 def white_noise(rng: np.random.Generator, n: int, level: float) -> np.ndarray:

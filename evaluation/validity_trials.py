@@ -42,6 +42,7 @@ from typing import Callable
 
 import numpy as np
 
+from training.negatives import delay
 from training.rerender import WindowRenderer, fit_gain, has_notes
 from training.sampler import active_stems, split_stems
 from training.sources.base import SAMPLE_RATE, Song
@@ -134,7 +135,7 @@ def trial_clips(rng: np.random.Generator, trial: Trial, songs: list[Song],
     out.rows["mix_copy"] = ("mix_copy", "true")
     for ms in OFFSETS_MS:
         name = "true" if ms == 0 else f"offset_{ms:+d}ms"
-        out.clips[name] = dg.delay(x, _samples(ms))
+        out.clips[name] = delay(x, _samples(ms))
         out.offset[ms] = name
     for ms in SHIFTS_MS:
         out.clips[f"shift_circular_{ms}ms"] = np.roll(x, _samples(ms))

@@ -170,13 +170,16 @@ def offset_clips(rng: np.random.Generator, targets: np.ndarray, n: int, sample_r
     rows = rng.choice(len(targets), size=n, replace=False)
     lags = (rng.uniform(lo, hi, size=n) * sample_rate).astype(int) * rng.choice([-1, 1], size=n)
     out = np.zeros((n, targets.shape[1]), np.float32)
-    n_samples = targets.shape[1]
     for i, (row, lag) in enumerate(zip(rows, lags)):
-        if lag >= 0:
-            out[i, lag:] = targets[row, : n_samples - lag]
-        else:
-            out[i, : n_samples + lag] = targets[row, -lag:]
+        out[i] = delay(targets[row], lag)
     return out, rows
+
+
+def delay(x: np.ndarray, k: int) -> np.ndarray:
+    """`out[t] = x[t - k]`, zeros outside the clip; same length (k > 0 delays, zeros in front;
+    k < 0 advances, zeros at the end)."""
+    padded = np.pad(x, (max(k, 0), max(-k, 0)))
+    return padded[max(-k, 0) : max(-k, 0) + len(x)]
 
 
 def pink_noise(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from evaluation.validity_trials import (OFFSETS_MS, ORDER_SHIFTS_MS, draw_trials
                                        wrong_tempo)
 from phalar_metric import PhaLar, save_pretrained
 from phalar_metric.config import tiny_config
+from training.negatives import delay
 from training.rerender import WindowRenderer, fit_gain, window_notes
 from training.sources.rendered import load_rendered
 from training.symbolic import Note
@@ -36,9 +37,9 @@ def run_suite(root: Path, checkpoint: Path, *extra: str) -> dict:
 
 def test_delay_zero_fills_both_ways() -> None:
     x = np.arange(1, 6, dtype=np.float32)
-    assert dg.delay(x, 2).tolist() == [0, 0, 1, 2, 3]
-    assert dg.delay(x, -2).tolist() == [3, 4, 5, 0, 0]
-    assert dg.delay(x, 9).tolist() == [0] * 5
+    assert delay(x, 2).tolist() == [0, 0, 1, 2, 3]
+    assert delay(x, -2).tolist() == [3, 4, 5, 0, 0]
+    assert delay(x, 9).tolist() == [0] * 5
 
 
 def test_noises_have_the_asked_level_and_colour() -> None:
@@ -212,7 +213,7 @@ def test_graded_order_rows_put_the_delayed_target_against_another_songs_stems(re
     for ms in ORDER_SHIFTS_MS:
         degraded, reference = clips.rows[f"delayed_{ms}ms_over_other_song"]
         assert degraded == "other_song"
-        np.testing.assert_array_equal(clips.clips[reference], dg.delay(trial.target, ms * RATE // 1000))
+        np.testing.assert_array_equal(clips.clips[reference], delay(trial.target, ms * RATE // 1000))
     alone = trial_clips(np.random.default_rng(1), trial, [trial.song], None)  # no other song to draw
     assert "other_song" not in alone.rows and not any(r.endswith("_over_other_song") for r in alone.rows)
 
