@@ -98,6 +98,14 @@ class Similarity(nn.Module):
             x, y = _full(x), _full(y)
             return _real(x.conj() @ self.apply_matrix(y, symmetric).transpose(0, 1))
 
+    def harmony(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The harmony block's share of `forward(x, y)`: `[Bx, By]`, `u_x^T V_h u_y` over the
+        embeddings' last `harmony_dim` entries (real), `V_h = (V + V^T) / 2`; float32."""
+        e = self.harmony_weight.shape[0]
+        with torch.autocast(x.device.type, enabled=False):
+            v = self.harmony_weight.float()
+            return _real(x[:, -e:]).float() @ ((v + v.transpose(0, 1)) / 2) @ _real(y[:, -e:]).float().transpose(0, 1)
+
     def paired(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Symmetric scores of paired rows: `[..., n]` and `[..., n]` -> `[...]`.
 

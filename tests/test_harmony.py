@@ -58,6 +58,9 @@ def test_the_score_adds_the_symmetrised_block_on_the_real_features() -> None:
         rot = torch.polar(torch.tensor(1.0), torch.tensor(0.7))
         assert torch.allclose(model.score(ex * rot, ey * rot), by_hand, atol=1e-4)  # joint rotation
         assert torch.allclose(model.similarity.paired(ex[:2], ey), by_hand.diagonal(), atol=1e-4)
+        harmony = ex[:, 16:].real @ ((v + v.T) / 2) @ ey[:, 16:].real.T
+        assert torch.allclose(model.similarity.harmony(ex, ey), harmony, atol=1e-4)  # the block's share alone
+        assert not torch.allclose(harmony, by_hand, atol=1e-2)
 
 
 def test_the_branch_ignores_when_things_sound_and_keeps_unit_rms() -> None:

@@ -28,3 +28,12 @@ def pairwise_margin(true: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
     if true.numel() == 0:
         return true.new_zeros(())
     return F.softplus(negative - true).mean()
+
+
+def masked_info_nce(scores: torch.Tensor, allowed: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the rows `rows` `[R]` of `scores` `[B, C]`, row i's positive at
+    column i, over the columns `allowed[i]` only (`[B, C]` bool, the positive allowed): the
+    other columns neither count nor get a gradient. 0 for R = 0."""
+    if rows.numel() == 0:
+        return scores.new_zeros(())
+    return F.cross_entropy(scores[rows].masked_fill(~allowed[rows], float("-inf")), rows)

@@ -19,7 +19,9 @@ transposition does. With `offset_pairs`, that many targets also appear moved by 
 (negatives), and `offset_rank_weight` adds a pairwise term that each moved target score above
 the targets of other songs: it keeps its song's harmony and tempo, so the score should rank it
 between its true target and unrelated stems (examples/: aligned > shifted > unrelated; run
-off1 in docs/training.md measured what it costs).
+off1 in docs/training.md measured what it costs). With `harmony_nce_weight`, an InfoNCE on the
+harmony block's scores alone (`harmony_columns`): a pitched stem's harmony against other songs'
+stems and transpositions, whatever the timing term already separates.
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -61,7 +63,7 @@ from phalar_metric.model import PhaLar, count_parameters
 
 from .comb import blind_share, comb_penalty
 from .config_args import parse_overrides
-from .loss import info_nce, pairwise_margin
+from .loss import info_nce, masked_info_nce, pairwise_margin
 from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches,
                         draw_transpositions, interval_probabilities, offset_clips, semitone_bins, stretch_spec)
 from .rerender import has_notes
@@ -111,6 +113,7 @@ class TrainConfig:
     degenerate_pair_weight: float = 0.0  # weight of softplus(s(context, degenerate or 0) - s(context, true)), every pair
     offset_pairs: int = 0  # targets per step that also appear moved by 50-600 ms, negatives (negatives.offset_clips)
     offset_rank_weight: float = 0.0  # weight of softplus(s(context, other song's target) - s(context, moved target))
+    harmony_nce_weight: float = 0.0  # weight of an InfoNCE on the harmony block's scores alone (`harmony_columns`)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
     group_size: int = 4
     eval_every: int = 150
@@ -151,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.offset_pairs < 0 or (cfg.offset_rank_weight and not cfg.offset_pairs):
         raise ValueError(f"`offset_rank_weight` ranks moved targets: it needs `offset_pairs` >= 1, got "
                          f"offset_pairs={cfg.offset_pairs}, offset_rank_weight={cfg.offset_rank_weight}")
+    if cfg.harmony_nce_weight < 0:
+        raise ValueError(f"`harmony_nce_weight` must be >= 0, got {cfg.harmony_nce_weight}")
     if cfg.amp == "auto":
         cfg.amp = "bf16" if has_native_bf16(device) else "none"
     master = rank == 0
@@ -171,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
             model = with_config(model, cfg.model, cfg.seed)
     if cfg.comb_weight or cfg.blind_weight:  # a front-end without semitones fails here, not after the data load
         comb_penalty(model)
+    if cfg.harmony_nce_weight and not model.config.harmony_dim:
+        raise ValueError("`harmony_nce_weight` trains the harmony branch: the model has none (`harmony_dim` 0)")
     model.to(device).train()
     opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     step, best, history = 0, -1.0, []
@@ -182,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
                     if all(name in h for name in cfg.select_on.split("+"))), default=-1.0)
     raw_model = model
     # what DDP wraps: the forward with the extra negatives
-    model = ContrastiveStep(raw_model, harmonic=cfg.pitch_neg_p > 0 or cfg.pair_shift_p > 0)
+    model = ContrastiveStep(raw_model, harmonic=cfg.pitch_neg_p > 0 or cfg.pair_shift_p > 0,
+                            harmony_scores=cfg.harmony_nce_weight > 0)
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model)
     if master:
@@ -316,12 +324,14 @@ class ContrastiveStep(torch.nn.Module):
     `harmonic` (harmonic negatives on, and a config that allows them: `semitone_bins`), the
     targets' spectrograms, their own and transposed, come from one `TransposedCQT`, so that a
     transposed target differs from the true one only by its transposition (not by how its
-    spectrogram was made).
+    spectrogram was made). With `harmony_scores`, a third output: the harmony block's share of
+    both, `[B, B + P + Q + M + R + O]` (`Similarity.harmony`).
     """
 
-    def __init__(self, model: PhaLar, harmonic: bool = True) -> None:
+    def __init__(self, model: PhaLar, harmonic: bool = True, harmony_scores: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.harmony_scores = harmony_scores
         self.transposer = TransposedCQT(model.config) if harmonic and semitone_bins(model.config) else None
 
     def forward(self, context: torch.Tensor, target: torch.Tensor,
@@ -356,7 +366,8 @@ class ContrastiveStep(torch.nn.Module):
                  stretch_spec(targets[negatives["tempo_idx"]], negatives["tempo_rate"], negatives["tempo_anchor"]),
                  degenerate, copied]
         emb = self.model.embed_spectrogram(torch.cat(specs))
-        return self.model.score(emb[:b], emb[b : 2 * b]), self.model.score(emb[:b], emb[2 * b :])
+        out = self.model.score(emb[:b], emb[b : 2 * b]), self.model.score(emb[:b], emb[2 * b :])
+        return (*out, self.model.similarity.harmony(emb[:b], emb[b:])) if self.harmony_scores else out
 
 
 def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, config: PhaLarConfig,
@@ -401,6 +412,22 @@ def draw_rerendered(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, re
     return {"rerendered": copies, "rerendered_idx": rows}
 
 
+def harmony_columns(batch: Batch, negatives: dict[str, np.ndarray]) -> np.ndarray:
+    """Which candidates of the harmony InfoNCE each row holds: `[B, B + P + Q + M + R + O]`
+    bool in `ContrastiveStep`'s column order. A pitched pair's row holds its own target (the
+    positive), the pitched targets of other songs, every transposed target (crop and
+    re-rendered) and the degenerate clips; not the same song's other targets (the same key),
+    drum targets (no key), nor the stretched and moved targets (the same notes: the harmony
+    block cannot and should not tell them from the true one). The term reads the pitched pairs'
+    rows only (a drum stem has no key to match)."""
+    b = len(batch.song)
+    sizes = [len(negatives["pitch_idx"]), len(negatives["tempo_idx"]), len(negatives["degenerate"]),
+             len(negatives.get("rerendered_idx", ())), len(negatives.get("offset_idx", ()))]
+    targets = (batch.song[:, None] != batch.song[None, :]) & batch.pitched[None, :] | np.eye(b, dtype=bool)
+    blocks = [np.full((b, n), keep) for n, keep in zip(sizes, (True, False, True, True, False))]
+    return np.concatenate([targets, *blocks], axis=1)
+
+
 def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndarray], cfg: TrainConfig,
               device: torch.device) -> torch.Tensor:
     """InfoNCE over the `[B, B]` scores of context i vs target j plus the negatives' columns,
@@ -411,14 +438,21 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
     `cfg.offset_rank_weight` times that of every other song's target against each moved target
     (its own context's row; same-song targets are left out, and so is a moved target that kept
     under a quarter of its true target's RMS: its notes moved out of the window); the forward
-    under bf16 autocast when `cfg.amp == "bf16"`.
-    `model` is a `ContrastiveStep` (or its DDP wrapper)."""
+    under bf16 autocast when `cfg.amp == "bf16"`, plus `cfg.harmony_nce_weight` times an InfoNCE of
+    the pitched pairs' rows on the harmony block's scores alone, over `harmony_columns`: the
+    harmony term has to tell a song's stem from other songs' stems and from transpositions by
+    itself, even where the timing term already does.
+    `model` is a `ContrastiveStep` (or its DDP wrapper; with `harmony_scores` for the last term)."""
     tensors = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in negatives.items()}
     context, target = (torch.from_numpy(x).to(device) for x in (batch.context, batch.target))
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
-        scores, extra = model(context, target, tensors)
-    scores, extra = scores.float(), extra.float()
+        out = model(context, target, tensors)
+    scores, extra = out[0].float(), out[1].float()
     loss = info_nce(scores, cfg.label_smoothing, extra)
+    if cfg.harmony_nce_weight:
+        allowed = torch.from_numpy(harmony_columns(batch, negatives)).to(device)
+        rows = torch.from_numpy(np.flatnonzero(batch.pitched)).to(device)
+        loss = loss + cfg.harmony_nce_weight * masked_info_nce(out[2].float(), allowed, rows)
     n_offset = len(tensors.get("offset_idx", ()))
     if cfg.pitch_pair_weight:
         rows, cols = tensors["pitch_idx"], torch.arange(len(tensors["pitch_idx"]), device=device)  # the first P columns

@@ -129,6 +129,33 @@ def test_contrastive_step_reads_targets_and_their_transpositions_from_one_widene
         assert torch.allclose(scores, model.score(ex, model.embed_spectrogram(model.frontend(target))), atol=1e-4)
 
 
+def test_contrastive_step_returns_the_harmony_blocks_share_of_every_score_on_request() -> None:
+    """`harmony_scores`: a third output, the harmony block's scores of the contexts against the
+    targets and then the negatives, in the order of the first two outputs."""
+    torch.manual_seed(0)
+    model = PhaLar(tiny_config(harmony_dim=4)).eval()
+    with torch.no_grad():
+        model.similarity.harmony_weight.copy_(torch.randn(4, 4))
+    rng = np.random.default_rng(2)
+    context, target = (torch.from_numpy(rng.standard_normal((3, RATE)).astype(np.float32)) for _ in range(2))
+    none = torch.zeros(0, dtype=torch.long)
+    negatives = {"pitch_idx": torch.tensor([1]), "pitch_bins": torch.tensor([2]), "tempo_idx": none,
+                 "tempo_rate": torch.zeros(0), "tempo_anchor": none, "degenerate": torch.zeros(2, RATE)}
+    with torch.no_grad():
+        scores, extra = ContrastiveStep(model)(context, target, negatives)
+        again, extra_again, harmony = ContrastiveStep(model, harmony_scores=True)(context, target, negatives)
+        assert torch.equal(scores, again) and torch.equal(extra, extra_again)
+        assert harmony.shape == (3, 3 + 1 + 2)
+        step = ContrastiveStep(model)
+        ex = model.embed_spectrogram(model.frontend(context))
+        ey = model.embed_spectrogram(torch.cat([step.transposer(target, torch.zeros(3, dtype=torch.long)),
+                                                step.transposer(target[[1]], torch.tensor([2])),
+                                                model.frontend(torch.zeros(2, RATE))]))
+        assert torch.allclose(harmony, model.similarity.harmony(ex, ey), atol=1e-4)
+        timing_only = torch.cat([ex[:, :16], torch.zeros_like(ex[:, 16:])], dim=1)
+        assert torch.allclose(torch.cat([scores, extra], 1) - harmony, model.score(timing_only, ey), atol=1e-3)
+
+
 def test_small_p_draws_small_intervals_and_zero_keeps_the_old_draws() -> None:
     rng = np.random.default_rng(0)
     legacy = rng.integers(1, 12, size=500) * rng.choice([-1, 1], size=500)  # the draws before `small_p`

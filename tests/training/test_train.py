@@ -56,7 +56,8 @@ def die_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> Callable[...,
     return save
 
 
-@pytest.mark.parametrize("extra", [{}, {"pitch_interval_adapt": "val"}, {"model": {**TINY_MODEL, "harmony_dim": 4}},
+@pytest.mark.parametrize("extra", [{}, {"pitch_interval_adapt": "val"},
+                                   {"model": {**TINY_MODEL, "harmony_dim": 4}, "harmony_nce_weight": 0.5},
                                    {"offset_pairs": 2, "offset_rank_weight": 1.0}])
 def test_resume_is_exact(rendered_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict) -> None:
     train.main(train_args(rendered_root, tmp_path / "straight", 4, **extra))
@@ -322,6 +323,61 @@ def test_offset_rank_weight_ranks_each_moved_target_above_other_songs_targets() 
                               torch.device("cpu"))  # the re-rendered columns are 0 and 1, not the last two
     margin = pairwise_margin(torch.stack([scores[3, 3], scores[1, 1]]), torch.stack([extra[3, 0], extra[1, 1]]))
     assert torch.isclose(pitched, plain + margin)
+
+
+def test_harmony_columns_hold_other_songs_pitched_targets_transpositions_and_degenerate_clips() -> None:
+    """Columns in `ContrastiveStep`'s order: B targets, P transposed, Q stretched, M degenerate,
+    R re-rendered, O moved. A row holds its own target, other songs' pitched targets, the
+    transposed, degenerate and re-rendered clips; not its song's other targets, drum targets,
+    the stretched or the moved ones."""
+    batch = types.SimpleNamespace(song=np.array(["a", "a", "b", "c"]), pitched=np.array([True, True, False, True]))
+    negatives = {"pitch_idx": np.array([0, 3]), "tempo_idx": np.array([1]), "degenerate": np.zeros((2, 8)),
+                 "rerendered_idx": np.array([3]), "offset_idx": np.array([0, 1])}
+    allowed = train.harmony_columns(batch, negatives)
+    assert allowed.shape == (4, 4 + 2 + 1 + 2 + 1 + 2)
+    assert allowed[:, :4].tolist() == [[True, False, False, True], [False, True, False, True],
+                                       [True, True, True, True], [True, True, False, True]]
+    assert allowed[:, 4:6].all() and not allowed[:, 6].any() and allowed[:, 7:10].all() and not allowed[:, 10:].any()
+    plain = {"pitch_idx": np.zeros(0, int), "tempo_idx": np.zeros(0, int), "degenerate": np.zeros((0, 8))}
+    assert train.harmony_columns(batch, plain).shape == (4, 4)
+
+
+def test_harmony_nce_weight_adds_a_harmony_only_infonce_over_the_pitched_rows() -> None:
+    """The term reads the third output (the harmony block's scores) over `harmony_columns`, for
+    the pitched pairs' rows; the columns it leaves out change nothing."""
+    scores = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
+    extra = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))  # P = 1, Q = 1, M = 1
+    harmony = torch.randn(4, 7, generator=torch.Generator().manual_seed(2))
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, harmony: torch.Tensor) -> None:
+            super().__init__()
+            self.harmony = harmony
+
+        def forward(self, context, target, negatives):  # noqa: ANN001, ANN202 (a stand-in for ContrastiveStep)
+            return scores, extra, self.harmony
+
+    batch = types.SimpleNamespace(context=np.zeros((4, 8), np.float32), target=np.zeros((4, 8), np.float32),
+                                  song=np.array(["a", "a", "b", "c"]), pitched=np.array([True, True, False, True]))
+    negatives = {"pitch_idx": np.array([0]), "tempo_idx": np.array([2]), "degenerate": np.zeros((1, 8), np.float32)}
+    cfg = train.TrainConfig(label_smoothing=0.0, amp="none")
+    plain = train.pair_loss(Fixed(harmony), batch, negatives, cfg, torch.device("cpu"))
+    assert torch.isclose(plain, info_nce(scores, 0.0, extra))
+    weighted = train.pair_loss(Fixed(harmony), batch, negatives, dataclasses.replace(cfg, harmony_nce_weight=0.7),
+                               torch.device("cpu"))
+    columns = {0: [0, 3, 4, 6], 1: [1, 3, 4, 6], 3: [0, 1, 3, 4, 6]}  # own, other songs' pitched, P, M
+    by_hand = sum(torch.logsumexp(harmony[i, cols], 0) - harmony[i, i] for i, cols in columns.items()) / 3
+    assert torch.isclose(weighted, plain + 0.7 * by_hand)
+    moved = harmony.clone()
+    moved[:, [2, 5]] += 100.0  # the drum target and the stretched one: left out
+    moved[2] += 50.0  # the drum pair's row: left out
+    assert torch.isclose(train.pair_loss(Fixed(moved), batch, negatives, dataclasses.replace(cfg, harmony_nce_weight=0.7),
+                                         torch.device("cpu")), weighted)
+
+
+def test_harmony_nce_weight_needs_a_harmony_branch(rendered_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="harmony branch"):
+        train.main(train_args(rendered_root, tmp_path / "run", 1, harmony_nce_weight=0.5))
 
 
 def test_model_overrides_apply_to_the_config_of_init_from_weights(rendered_root: Path, tmp_path: Path) -> None:
