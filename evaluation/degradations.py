@@ -15,14 +15,10 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
+from training.negatives import rms
 from training.sources.base import SAMPLE_RATE
 
 CLICK_SECONDS, CLICK_HZ, CLICK_DECAY = 0.02, 1500.0, 0.004  # burst length, tone, decay time (s)
-
-
-def rms(x: np.ndarray) -> float:
-    """RMS of a clip (float64 accumulation)."""
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
 def white_noise(rng: np.random.Generator, n: int, level: float) -> np.ndarray:

@@ -42,7 +42,7 @@ from typing import Callable
 
 import numpy as np
 
-from training.negatives import delay
+from training.negatives import delay, rms
 from training.rerender import WindowRenderer, fit_gain, has_notes
 from training.sampler import active_stems, split_stems
 from training.sources.base import SAMPLE_RATE, Song
@@ -148,7 +148,7 @@ def trial_clips(rng: np.random.Generator, trial: Trial, songs: list[Song],
     if "other_song" in out.clips:
         for ms in ORDER_SHIFTS_MS:
             out.rows[f"delayed_{ms}ms_over_other_song"] = ("other_song", f"offset_{ms:+d}ms")
-    level = dg.rms(x)
+    level = rms(x)
     for name, clip in (("white_noise", dg.white_noise(rng, n, level)), ("pink_noise", dg.pink_noise(rng, n, level)),
                        ("noise_-80dBFS", dg.white_noise(rng, n, 10 ** (NOISE_DBFS / 20))),
                        ("silence", np.zeros(n, np.float32)),

@@ -175,6 +175,13 @@ def offset_clips(rng: np.random.Generator, targets: np.ndarray, n: int, sample_r
     return out, rows
 
 
+def rms(x: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Root mean square over `axis` (every sample by default, a float), float64 accumulation:
+    `[N, samples]` with `axis=1` -> `[N]`."""
+    out = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=axis))
+    return float(out) if axis is None else out
+
+
 def delay(x: np.ndarray, k: int) -> np.ndarray:
     """`out[t] = x[t - k]`, zeros outside the clip; same length (k > 0 delays, zeros in front;
     k < 0 advances, zeros at the end)."""

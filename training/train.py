@@ -65,7 +65,8 @@ from .comb import blind_share, comb_penalty
 from .config_args import parse_overrides
 from .loss import info_nce, masked_info_nce, pairwise_margin
 from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches,
-                        draw_transpositions, interval_probabilities, offset_clips, semitone_bins, stretch_spec)
+                        draw_transpositions, interval_probabilities, offset_clips, rms, semitone_bins,
+                        stretch_spec)
 from .rerender import has_notes
 from .rerendered_negatives import RerenderedNegatives
 from .sampler import Augment, Batch, PairSampler
@@ -471,16 +472,11 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
     if cfg.offset_rank_weight and n_offset:  # the last O columns: each moved target in its own pair's row
         rows, idx = tensors["offset_idx"], np.asarray(negatives["offset_idx"])
         moved = extra[rows, torch.arange(extra.shape[1] - n_offset, extra.shape[1], device=device)]
-        audible = _rms(np.asarray(negatives["offset"])) >= 0.25 * _rms(batch.target[idx])
+        audible = rms(np.asarray(negatives["offset"]), axis=1) >= 0.25 * rms(batch.target[idx], axis=1)
         other = torch.from_numpy((batch.song[idx][:, None] != batch.song[None, :]) & audible[:, None]).to(device)
         loss = loss + cfg.offset_rank_weight * pairwise_margin(moved[:, None].expand_as(other)[other],
                                                                scores[rows][other])
     return loss
-
-
-def _rms(clips: np.ndarray) -> np.ndarray:
-    """`[N, samples]` -> `[N]` root mean square."""
-    return np.sqrt(np.mean(np.square(clips, dtype=np.float64), axis=1))
 
 
 def has_native_bf16(device: torch.device) -> bool:

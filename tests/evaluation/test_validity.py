@@ -19,7 +19,7 @@ from evaluation.validity_trials import (OFFSETS_MS, ORDER_SHIFTS_MS, draw_trials
                                        wrong_tempo)
 from phalar_metric import PhaLar, save_pretrained
 from phalar_metric.config import tiny_config
-from training.negatives import delay
+from training.negatives import delay, rms
 from training.rerender import WindowRenderer, fit_gain, window_notes
 from training.sources.rendered import load_rendered
 from training.symbolic import Note
@@ -45,7 +45,7 @@ def test_delay_zero_fills_both_ways() -> None:
 def test_noises_have_the_asked_level_and_colour() -> None:
     rng = np.random.default_rng(0)
     white, pink = dg.white_noise(rng, 32000, 0.05), dg.pink_noise(rng, 32000, 0.05)
-    assert dg.rms(white) == pytest.approx(0.05, rel=1e-5) and dg.rms(pink) == pytest.approx(0.05, rel=1e-5)
+    assert rms(white) == pytest.approx(0.05, rel=1e-5) and rms(pink) == pytest.approx(0.05, rel=1e-5)
     freqs, power = signal.welch(pink, RATE, nperseg=4096)
     band = (freqs > 50) & (freqs < 5000)
     slope = np.polyfit(np.log10(freqs[band]), 10 * np.log10(power[band]), 1)[0]
@@ -58,7 +58,7 @@ def test_click_train_clicks_at_the_tempo() -> None:
     for k in range(6):  # a 20 ms click every 0.5 s from 0
         at_clicks[k * RATE // 2 : k * RATE // 2 + int(0.02 * RATE)] = True
         assert np.abs(clicks[k * RATE // 2 : k * RATE // 2 + 80]).max() > 0.1
-    assert dg.rms(clicks) == pytest.approx(0.1, rel=1e-5) and not clicks[~at_clicks].any()
+    assert rms(clicks) == pytest.approx(0.1, rel=1e-5) and not clicks[~at_clicks].any()
 
 
 def test_time_stretch_and_pitch_shift_keep_the_length() -> None:
