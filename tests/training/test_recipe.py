@@ -127,7 +127,7 @@ def test_the_default_recipe_chains_its_stages_and_switches_off_what_0_1_0_lacked
     assert [(s.name, s.start, s.version) for s in stages] == [
         ("scratch", None, None), ("eq", "scratch", None), ("batch64", "eq", "0.1.0"), ("negatives", "batch64", "0.2.0"),
         ("fs2", "negatives", None), ("fs2b", "fs2", "0.3.0"), ("rr1", "fs2b", "0.4.0"), ("hdc1", "rr1", "0.5.0"),
-        ("hdc2", "hdc1", "0.6.0")]
+        ("hdc2", "hdc1", "0.6.0"), ("lr1", "hdc2", "0.7.0")]
     defaults = dataclasses.asdict(train.TrainConfig())
     for stage in stages[:3]:
         assert {k: stage.settings[k] for k in LATER_FEATURES} == dict.fromkeys(LATER_FEATURES, 0)
@@ -137,4 +137,4 @@ def test_the_default_recipe_chains_its_stages_and_switches_off_what_0_1_0_lacked
     assert stages[4].settings["model"] == {"filter_scale": 2.0}  # fs2b inherits it with fs2's weights
     assert all("model" not in stage.settings for stage in stages[5:7])
     assert stages[7].settings["model"] == {"harmony_dim": 64}  # added to rr1's weights (train.with_config)
-    assert "model" not in stages[8].settings  # hdc2 continues hdc1's weights, the branch included
+    assert all("model" not in stage.settings for stage in stages[8:])  # later stages continue with the branch
