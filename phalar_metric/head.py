@@ -103,8 +103,8 @@ class Similarity(nn.Module):
         embeddings' last `harmony_dim` entries (real), `V_h = (V + V^T) / 2`; float32."""
         e = self.harmony_weight.shape[0]
         with torch.autocast(x.device.type, enabled=False):
-            v = self.harmony_weight.float()
-            return _real(x[:, -e:]).float() @ ((v + v.transpose(0, 1)) / 2) @ _real(y[:, -e:]).float().transpose(0, 1)
+            v_h = _real(self.matrix()[-e:, -e:])  # the symmetrised block of W_h
+            return _real(x[:, -e:]).float() @ v_h @ _real(y[:, -e:]).float().transpose(0, 1)
 
     def paired(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Symmetric scores of paired rows: `[..., n]` and `[..., n]` -> `[...]`.

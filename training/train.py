@@ -413,6 +413,17 @@ def draw_rerendered(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, re
     return {"rerendered": copies, "rerendered_idx": rows}
 
 
+def extra_columns(negatives: dict) -> dict[str, slice]:
+    """Where each kind of negative sits among `ContrastiveStep`'s extra columns, in its order:
+    P transposed (`pitch`), Q stretched (`tempo`), M `degenerate`, R `rerendered`, O moved
+    (`offset`); a kind the step lacks gets an empty slice."""
+    sizes = {kind: len(negatives.get(key, ())) for kind, key in (
+        ("pitch", "pitch_idx"), ("tempo", "tempo_idx"), ("degenerate", "degenerate"),
+        ("rerendered", "rerendered_idx"), ("offset", "offset_idx"))}
+    ends = np.cumsum(list(sizes.values()))
+    return {kind: slice(int(end - n), int(end)) for (kind, n), end in zip(sizes.items(), ends)}
+
+
 def harmony_columns(batch: Batch, negatives: dict[str, np.ndarray]) -> np.ndarray:
     """Which candidates of the harmony InfoNCE each row holds: `[B, B + P + Q + M + R + O]`
     bool in `ContrastiveStep`'s column order. A pitched pair's row holds its own target (the
@@ -422,11 +433,12 @@ def harmony_columns(batch: Batch, negatives: dict[str, np.ndarray]) -> np.ndarra
     block cannot and should not tell them from the true one). The term reads the pitched pairs'
     rows only (a drum stem has no key to match)."""
     b = len(batch.song)
-    sizes = [len(negatives["pitch_idx"]), len(negatives["tempo_idx"]), len(negatives["degenerate"]),
-             len(negatives.get("rerendered_idx", ())), len(negatives.get("offset_idx", ()))]
+    columns = extra_columns(negatives)
     targets = (batch.song[:, None] != batch.song[None, :]) & batch.pitched[None, :] | np.eye(b, dtype=bool)
-    blocks = [np.full((b, n), keep) for n, keep in zip(sizes, (True, False, True, True, False))]
-    return np.concatenate([targets, *blocks], axis=1)
+    extra = np.zeros((b, columns["offset"].stop), dtype=bool)
+    for kind in ("pitch", "degenerate", "rerendered"):
+        extra[:, columns[kind]] = True
+    return np.concatenate([targets, extra], axis=1)
 
 
 def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndarray], cfg: TrainConfig,
@@ -454,24 +466,21 @@ def pair_loss(model: torch.nn.Module, batch: Batch, negatives: dict[str, np.ndar
         allowed = torch.from_numpy(harmony_columns(batch, negatives)).to(device)
         rows = torch.from_numpy(np.flatnonzero(batch.pitched)).to(device)
         loss = loss + cfg.harmony_nce_weight * masked_info_nce(out[2].float(), allowed, rows)
-    n_offset = len(tensors.get("offset_idx", ()))
-    if cfg.pitch_pair_weight:
-        rows, cols = tensors["pitch_idx"], torch.arange(len(tensors["pitch_idx"]), device=device)  # the first P columns
-        loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols])
-        if "rerendered_idx" in tensors:  # the R columns before the O moved ones, which close the row
+    cols = {kind: torch.arange(c.start, c.stop, device=device) for kind, c in extra_columns(negatives).items()}
+    if cfg.pitch_pair_weight:  # each transposed target, crop or re-rendered, in its own pair's row
+        rows = tensors["pitch_idx"]
+        loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols["pitch"]])
+        if "rerendered_idx" in tensors:
             rows = tensors["rerendered_idx"]
-            end = extra.shape[1] - n_offset
-            cols = torch.arange(end - len(rows), end, device=device)
-            loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols])
-    if cfg.degenerate_pair_weight:  # the M degenerate columns follow the P transposed and Q stretched ones
-        first = len(tensors["pitch_idx"]) + len(tensors["tempo_idx"])
-        degenerate = extra[:, first : first + len(tensors["degenerate"])]
+            loss = loss + cfg.pitch_pair_weight * pairwise_margin(scores[rows, rows], extra[rows, cols["rerendered"]])
+    if cfg.degenerate_pair_weight:
+        degenerate = extra[:, cols["degenerate"]]
         degenerate = torch.cat([degenerate, degenerate.new_zeros(len(degenerate), 1)], dim=1)  # + gated silence: 0
         loss = loss + cfg.degenerate_pair_weight * pairwise_margin(scores.diagonal()[:, None].expand_as(degenerate),
                                                                    degenerate)
-    if cfg.offset_rank_weight and n_offset:  # the last O columns: each moved target in its own pair's row
+    if cfg.offset_rank_weight and "offset_idx" in tensors:  # each moved target in its own pair's row
         rows, idx = tensors["offset_idx"], np.asarray(negatives["offset_idx"])
-        moved = extra[rows, torch.arange(extra.shape[1] - n_offset, extra.shape[1], device=device)]
+        moved = extra[rows, cols["offset"]]
         audible = rms(np.asarray(negatives["offset"]), axis=1) >= 0.25 * rms(batch.target[idx], axis=1)
         other = torch.from_numpy((batch.song[idx][:, None] != batch.song[None, :]) & audible[:, None]).to(device)
         loss = loss + cfg.offset_rank_weight * pairwise_margin(moved[:, None].expand_as(other)[other],
