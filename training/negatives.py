@@ -19,7 +19,8 @@
   by one interval), so that a transposed spectrogram is no cue by itself; only the interval
   between target and context is.
 - Degenerate (`degenerate_clips`): digital silence, near-silence, white and pink noise at
-  random levels, click trains at random tempi.
+  random levels, click trains at random tempi (noise clicks and, as an opt-in kind, pitched
+  tone bursts of random pitch, length and level: `tone_clicks`).
 All of them enter the InfoNCE as extra candidate columns that are never positives.
 """
 
@@ -34,7 +35,8 @@ from torch import nn
 from phalar_metric.config import PhaLarConfig
 from phalar_metric.frontend import Frontend, unit_db
 
-DEGENERATE_KINDS = ("silence", "quiet_noise", "white", "pink", "clicks")
+DEGENERATE_KINDS = ("silence", "quiet_noise", "white", "pink", "clicks")  # the trainer's default
+OPTIONAL_DEGENERATE_KINDS = ("tone_clicks",)
 
 
 MAX_SEMITONES = 11  # harmonic negatives transpose by 1..MAX_SEMITONES semitones, up or down
@@ -210,14 +212,40 @@ def click_train(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarra
     return 0.5 * out / (np.abs(out).max() + 1e-12)
 
 
-def degenerate_clips(rng: np.random.Generator, n: int, samples: int, sample_rate: int) -> np.ndarray:
-    """`[n, samples]` float32 degenerate stems, kinds cycling through DEGENERATE_KINDS from a
-    random start: silence, noise at -90..-50 dBFS RMS, white and pink noise at -40..-6 dBFS
-    RMS, click trains."""
+def tone_clicks(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
+    """`[n]` a metronome of pitched bursts: a sine of 200-4000 Hz (log-uniform), 5-40 ms long,
+    decaying exponentially (time constant a fifth of the length), at a random tempo in 40-240
+    BPM from a random phase, accented every 4th, RMS -40..-10 dBFS."""
+    period = 60.0 / rng.uniform(40, 240) * sample_rate
+    t = np.arange(int(rng.uniform(0.005, 0.04) * sample_rate) + 1) / sample_rate
+    burst = np.sin(2 * np.pi * np.exp(rng.uniform(np.log(200), np.log(4000))) * t) * np.exp(-5 * t / t[-1])
+    out = np.zeros(n)
+    for k, start in enumerate(np.arange(rng.uniform(0, period), n, period).astype(int)):
+        seg = burst[: n - start] * (1.0 if k % 4 == 0 else 0.5)
+        out[start : start + len(seg)] += seg
+    return out / (np.sqrt(np.mean(out**2)) + 1e-12) * 10 ** (rng.uniform(-40, -10) / 20)
+
+
+def degenerate_kinds(spec: str) -> tuple[str, ...]:
+    """The kinds named in a comma-separated `spec` (e.g. "silence,white,tone_clicks"), checked."""
+    kinds = tuple(spec.split(","))
+    unknown = set(kinds) - set(DEGENERATE_KINDS + OPTIONAL_DEGENERATE_KINDS)
+    if unknown:
+        raise ValueError(f"degenerate kinds must be some of {DEGENERATE_KINDS + OPTIONAL_DEGENERATE_KINDS}, "
+                         f"got {spec!r}")
+    return kinds
+
+
+def degenerate_clips(rng: np.random.Generator, n: int, samples: int, sample_rate: int,
+                     kinds: str = ",".join(DEGENERATE_KINDS)) -> np.ndarray:
+    """`[n, samples]` float32 degenerate stems, the `kinds` (`degenerate_kinds`) in turn from a
+    random start: silence, noise at -90..-50 dBFS RMS, white and pink noise at -40..-6 dBFS RMS,
+    click trains (`click_train`) and tone bursts (`tone_clicks`)."""
+    kinds = degenerate_kinds(kinds)
     out = np.zeros((n, samples))
-    first = int(rng.integers(len(DEGENERATE_KINDS)))
+    first = int(rng.integers(len(kinds)))
     for i in range(n):
-        kind = DEGENERATE_KINDS[(first + i) % len(DEGENERATE_KINDS)]
+        kind = kinds[(first + i) % len(kinds)]
         if kind == "quiet_noise":
             out[i] = rng.standard_normal(samples) * 10 ** (rng.uniform(-90, -50) / 20)
         elif kind == "white":
@@ -226,4 +254,6 @@ def degenerate_clips(rng: np.random.Generator, n: int, samples: int, sample_rate
             out[i] = pink_noise(rng, samples) * 10 ** (rng.uniform(-40, -6) / 20)
         elif kind == "clicks":
             out[i] = click_train(rng, samples, sample_rate)
+        elif kind == "tone_clicks":
+            out[i] = tone_clicks(rng, samples, sample_rate)
     return out.astype(np.float32)

@@ -64,9 +64,9 @@ from phalar_metric.model import PhaLar, count_parameters
 from .comb import blind_share, comb_penalty
 from .config_args import parse_overrides
 from .loss import info_nce, masked_info_nce, pairwise_margin
-from .negatives import (MAX_SEMITONES, TransposedCQT, degenerate_clips, draw_pair_shifts, draw_stretches,
-                        draw_transpositions, interval_probabilities, offset_clips, rms, semitone_bins,
-                        stretch_spec)
+from .negatives import (DEGENERATE_KINDS, MAX_SEMITONES, TransposedCQT, degenerate_clips, degenerate_kinds,
+                        draw_pair_shifts, draw_stretches, draw_transpositions, interval_probabilities, offset_clips,
+                        rms, semitone_bins, stretch_spec)
 from .rerender import has_notes
 from .rerendered_negatives import RerenderedNegatives
 from .sampler import Augment, Batch, PairSampler
@@ -111,6 +111,7 @@ class TrainConfig:
     rerender_copies: int = 2  # transposed re-renders per such target, negatives (intervals drawn as the crop ones)
     tempo_neg_p: float = 0.25  # share of targets that also appear time-stretched by 3-8% (0 before 0.2.0)
     n_degenerate: int = 4  # silence / quiet noise / noise / click clips per step as extra negatives (0 before 0.2.0)
+    degenerate_kinds: str = ",".join(DEGENERATE_KINDS)  # their kinds, in turn (negatives.degenerate_clips)
     degenerate_pair_weight: float = 0.0  # weight of softplus(s(context, degenerate or 0) - s(context, true)), every pair
     offset_pairs: int = 0  # targets per step that also appear moved by 50-600 ms, negatives (negatives.offset_clips)
     offset_rank_weight: float = 0.0  # weight of softplus(s(context, other song's target) - s(context, moved target))
@@ -150,8 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda":  # object broadcasts (`_interval_weights`) go through the current device
         torch.cuda.set_device(device)
-    if cfg.pitch_interval_weights:  # a mistyped list fails here, not after the data have loaded
+    if cfg.pitch_interval_weights:  # a mistyped list or kind fails here, not after the data have loaded
         interval_probabilities(cfg.pitch_interval_weights)
+    degenerate_kinds(cfg.degenerate_kinds)
     if cfg.offset_pairs < 0 or (cfg.offset_rank_weight and not cfg.offset_pairs):
         raise ValueError(f"`offset_rank_weight` ranks moved targets: it needs `offset_pairs` >= 1, got "
                          f"offset_pairs={cfg.offset_pairs}, offset_rank_weight={cfg.offset_rank_weight}")
@@ -393,7 +395,8 @@ def draw_negatives(rng: np.random.Generator, batch: Batch, cfg: TrainConfig, con
     pitch_bins = draw_transpositions(rng, len(pitch_idx), max(bins_per_semitone, 1), cfg.pitch_small_p, weights)
     out = {"pitch_idx": pitch_idx, "pitch_bins": pitch_bins,
            "tempo_idx": tempo_idx, "tempo_rate": rate.astype(np.float32), "tempo_anchor": anchor,
-           "degenerate": degenerate_clips(rng, cfg.n_degenerate, samples, config.sample_rate)}
+           "degenerate": degenerate_clips(rng, cfg.n_degenerate, samples, config.sample_rate,
+                                          cfg.degenerate_kinds)}
     if cfg.pair_shift_p > 0 and bins_per_semitone:  # draws nothing more when 0: the same negatives as before
         out["pair_bins"], out["pitch_bins"] = draw_pair_shifts(rng, b, cfg.pair_shift_p, pitch_idx, pitch_bins,
                                                                bins_per_semitone)

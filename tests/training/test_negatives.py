@@ -12,7 +12,7 @@ from phalar_metric.frontend import Frontend
 from phalar_metric.model import PhaLar
 from training.loss import info_nce
 from training.negatives import (DEGENERATE_KINDS, MAX_SEMITONES, PAIR_SEMITONES, TransposedCQT, click_train,
-                                degenerate_clips, draw_pair_shifts, draw_stretches, draw_transpositions, offset_clips,
+                                degenerate_clips, degenerate_kinds, draw_pair_shifts, draw_stretches, draw_transpositions, offset_clips,
                                 pink_noise, stretch_spec)
 from training.train import ContrastiveStep
 
@@ -91,6 +91,24 @@ def test_degenerate_clips_cover_every_kind_at_their_levels() -> None:
     assert abs(np.sqrt(np.mean(pink_noise(np.random.default_rng(0), 4096) ** 2)) - 1) < 1e-6
     clicks = click_train(np.random.default_rng(0), 4 * RATE, RATE)
     assert np.count_nonzero(np.abs(clicks) > 0.05) < 0.05 * clicks.size  # sparse bursts
+
+
+def test_default_degenerate_kinds_draw_as_before_and_tone_clicks_are_opt_in() -> None:
+    default = degenerate_clips(np.random.default_rng(5), 6, RATE, RATE)
+    named = degenerate_clips(np.random.default_rng(5), 6, RATE, RATE, ",".join(DEGENERATE_KINDS))
+    assert np.array_equal(default, named)
+    tones = degenerate_clips(np.random.default_rng(5), 4, 4 * RATE, RATE, "tone_clicks")
+    rms_db = 10 * np.log10(np.mean(tones.astype(np.float64) ** 2, axis=1))
+    assert np.all((rms_db > -40.01) & (rms_db < -9.99))
+    for clip in tones:  # pitched bursts: most energy within an octave of the spectral peak
+        power = np.abs(np.fft.rfft(clip.astype(np.float64))) ** 2
+        peak = int(np.argmax(power))
+        assert power[peak // 2 : 2 * peak + 1].sum() > 0.75 * power.sum()
+        assert np.count_nonzero(np.abs(clip) > 0.01 * np.abs(clip).max()) < 0.5 * clip.size  # bursts, gaps between
+    mixed = degenerate_clips(np.random.default_rng(0), 6, 2 * RATE, RATE, "silence,tone_clicks")
+    assert sorted(np.abs(mixed).max(axis=1) == 0) == [False] * 3 + [True] * 3  # the kinds in turn
+    with pytest.raises(ValueError, match="tone_click"):
+        degenerate_kinds("silence,tone_click")
 
 
 def test_extra_columns_are_negatives_only() -> None:
