@@ -445,6 +445,15 @@ def test_mistyped_interval_weights_stop_the_trainer_before_the_data(tmp_path: Pa
         train.main([f"--data={tmp_path / 'no_cache'}", f"--out_dir={tmp_path / 'run'}", "--pitch_interval_weights=[1,2]"])
 
 
+def test_mistyped_degenerate_kinds_stop_the_trainer_before_the_data(tmp_path: Path) -> None:
+    cfg = parse_overrides(train.TrainConfig, ["--degenerate_kinds=silence,tone_clicks"])
+    assert cfg.degenerate_kinds == "silence,tone_clicks"  # a string, read by negatives.degenerate_kinds
+    with pytest.raises(ValueError, match="'silence,tone_click'"):
+        train.main([f"--data={tmp_path / 'no_cache'}", f"--out_dir={tmp_path / 'run'}",
+                    "--degenerate_kinds=silence,tone_click"])
+    assert not (tmp_path / "run").exists()
+
+
 def test_pair_shift_p_adds_pair_bins_and_zero_keeps_the_draws() -> None:
     config = PhaLarConfig(**TINY_MODEL)
     batch = types.SimpleNamespace(target=np.zeros((6, 16000), np.float32), pitched=np.ones(6, bool))
