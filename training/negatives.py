@@ -199,40 +199,45 @@ def pink_noise(rng: np.random.Generator, n: int) -> np.ndarray:
     return x / (np.sqrt(np.mean(x**2)) + 1e-12)
 
 
-def click_train(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
-    """`[n]` clicks (2 ms decaying noise bursts) at a random tempo in 60-200 BPM from a random
-    phase, accented every 4th, peak 0.5."""
-    period = 60.0 / rng.uniform(60, 200) * sample_rate
-    burst_len = int(0.002 * sample_rate) + 1
-    burst = rng.standard_normal(burst_len) * np.exp(-np.arange(burst_len) / (burst_len / 4))
+def _metronome(rng: np.random.Generator, burst: np.ndarray, n: int, period: float) -> np.ndarray:
+    """`[n]` float64: `burst` every `period` samples from a random phase in [0, period), every
+    4th at full level and the rest at half, overlapping bursts added."""
     out = np.zeros(n)
     for k, start in enumerate(np.arange(rng.uniform(0, period), n, period).astype(int)):
         seg = burst[: n - start] * (1.0 if k % 4 == 0 else 0.5)
         out[start : start + len(seg)] += seg
+    return out
+
+
+def click_train(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
+    """`[n]` float64 clicks (2 ms decaying noise bursts) at a random tempo in 60-200 BPM from a
+    random phase, accented every 4th, peak 0.5."""
+    period = 60.0 / rng.uniform(60, 200) * sample_rate
+    burst_len = int(0.002 * sample_rate) + 1
+    burst = rng.standard_normal(burst_len) * np.exp(-np.arange(burst_len) / (burst_len / 4))
+    out = _metronome(rng, burst, n, period)
     return 0.5 * out / (np.abs(out).max() + 1e-12)
 
 
 def tone_clicks(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
-    """`[n]` a metronome of pitched bursts: a sine of 200-4000 Hz (log-uniform), 5-40 ms long,
-    decaying exponentially (time constant a fifth of the length), at a random tempo in 40-240
-    BPM from a random phase, accented every 4th, RMS -40..-10 dBFS."""
+    """`[n]` float64, a metronome of pitched bursts: a sine of 200-4000 Hz (log-uniform), 5-40 ms
+    long, decaying exponentially (time constant a fifth of the length), at a random tempo in
+    40-240 BPM from a random phase, accented every 4th, RMS -40..-10 dBFS."""
     period = 60.0 / rng.uniform(40, 240) * sample_rate
     t = np.arange(int(rng.uniform(0.005, 0.04) * sample_rate) + 1) / sample_rate
     burst = np.sin(2 * np.pi * np.exp(rng.uniform(np.log(200), np.log(4000))) * t) * np.exp(-5 * t / t[-1])
-    out = np.zeros(n)
-    for k, start in enumerate(np.arange(rng.uniform(0, period), n, period).astype(int)):
-        seg = burst[: n - start] * (1.0 if k % 4 == 0 else 0.5)
-        out[start : start + len(seg)] += seg
+    out = _metronome(rng, burst, n, period)
     return out / (np.sqrt(np.mean(out**2)) + 1e-12) * 10 ** (rng.uniform(-40, -10) / 20)
 
 
 def degenerate_kinds(spec: str) -> tuple[str, ...]:
-    """The kinds named in a comma-separated `spec` (e.g. "silence,white,tone_clicks"), checked."""
+    """The kinds named in a comma-separated `spec` (e.g. "silence,white,tone_clicks"); raises
+    ValueError naming any kind that is not in DEGENERATE_KINDS or OPTIONAL_DEGENERATE_KINDS."""
     kinds = tuple(spec.split(","))
-    unknown = set(kinds) - set(DEGENERATE_KINDS + OPTIONAL_DEGENERATE_KINDS)
+    unknown = sorted(set(kinds) - set(DEGENERATE_KINDS + OPTIONAL_DEGENERATE_KINDS))
     if unknown:
-        raise ValueError(f"degenerate kinds must be some of {DEGENERATE_KINDS + OPTIONAL_DEGENERATE_KINDS}, "
-                         f"got {spec!r}")
+        raise ValueError(f"unknown degenerate kinds {unknown} in {spec!r}: the kinds are "
+                         f"{DEGENERATE_KINDS + OPTIONAL_DEGENERATE_KINDS}")
     return kinds
 
 
@@ -241,11 +246,11 @@ def degenerate_clips(rng: np.random.Generator, n: int, samples: int, sample_rate
     """`[n, samples]` float32 degenerate stems, the `kinds` (`degenerate_kinds`) in turn from a
     random start: silence, noise at -90..-50 dBFS RMS, white and pink noise at -40..-6 dBFS RMS,
     click trains (`click_train`) and tone bursts (`tone_clicks`)."""
-    kinds = degenerate_kinds(kinds)
+    names = degenerate_kinds(kinds)
     out = np.zeros((n, samples))
-    first = int(rng.integers(len(kinds)))
+    first = int(rng.integers(len(names)))
     for i in range(n):
-        kind = kinds[(first + i) % len(kinds)]
+        kind = names[(first + i) % len(names)]
         if kind == "quiet_noise":
             out[i] = rng.standard_normal(samples) * 10 ** (rng.uniform(-90, -50) / 20)
         elif kind == "white":

@@ -12,8 +12,8 @@ from phalar_metric.frontend import Frontend
 from phalar_metric.model import PhaLar
 from training.loss import info_nce
 from training.negatives import (DEGENERATE_KINDS, MAX_SEMITONES, PAIR_SEMITONES, TransposedCQT, click_train,
-                                degenerate_clips, degenerate_kinds, draw_pair_shifts, draw_stretches, draw_transpositions, offset_clips,
-                                pink_noise, stretch_spec)
+                                degenerate_clips, degenerate_kinds, draw_pair_shifts, draw_stretches,
+                                draw_transpositions, offset_clips, pink_noise, stretch_spec)
 from training.train import ContrastiveStep
 
 RATE = 16000
@@ -94,9 +94,11 @@ def test_degenerate_clips_cover_every_kind_at_their_levels() -> None:
 
 
 def test_default_degenerate_kinds_draw_as_before_and_tone_clicks_are_opt_in() -> None:
-    default = degenerate_clips(np.random.default_rng(5), 6, RATE, RATE)
-    named = degenerate_clips(np.random.default_rng(5), 6, RATE, RATE, ",".join(DEGENERATE_KINDS))
-    assert np.array_equal(default, named)
+    clips = degenerate_clips(np.random.default_rng(5), 6, RATE, RATE)
+    rms = np.sqrt(np.mean(clips.astype(np.float64) ** 2, axis=1))
+    # the draws of the trainer before `kinds` existed (commit c17c7c2), which old runs' resumes replay
+    before = [0.03383125, 0.00747163, 0.0, 0.00068357, 0.2687932, 0.26183915]
+    np.testing.assert_allclose(rms, before, rtol=1e-5, atol=1e-8)
     tones = degenerate_clips(np.random.default_rng(5), 4, 4 * RATE, RATE, "tone_clicks")
     rms_db = 10 * np.log10(np.mean(tones.astype(np.float64) ** 2, axis=1))
     assert np.all((rms_db > -40.01) & (rms_db < -9.99))
@@ -106,8 +108,9 @@ def test_default_degenerate_kinds_draw_as_before_and_tone_clicks_are_opt_in() ->
         assert power[peak // 2 : 2 * peak + 1].sum() > 0.75 * power.sum()
         assert np.count_nonzero(np.abs(clip) > 0.01 * np.abs(clip).max()) < 0.5 * clip.size  # bursts, gaps between
     mixed = degenerate_clips(np.random.default_rng(0), 6, 2 * RATE, RATE, "silence,tone_clicks")
-    assert sorted(np.abs(mixed).max(axis=1) == 0) == [False] * 3 + [True] * 3  # the kinds in turn
-    with pytest.raises(ValueError, match="tone_click"):
+    silent = np.abs(mixed).max(axis=1) == 0
+    assert np.array_equal(silent, (np.arange(6) % 2 == 0) == silent[0])  # the two kinds alternate
+    with pytest.raises(ValueError, match=r"unknown degenerate kinds \['tone_click'\]"):
         degenerate_kinds("silence,tone_click")
 
 
