@@ -43,11 +43,13 @@ class Stage:
 
 
 def load_recipe(path: Path) -> list[Stage]:
-    """The stages of a recipe file, in order, each checked against `TrainConfig`.
+    """The stages of a recipe file, in order, each checked against `TrainConfig` and
+    `train.check_config`, so that a mistake in a later stage stops the recipe before it trains.
 
     Raises:
         ValueError: a stage that is not a table, starts from a stage that is not an earlier one,
-            sets `data`, `out_dir` or `init_from`, or has an unknown key or a mistyped value.
+            sets `data`, `out_dir` or `init_from`, or has an unknown key or a value that the
+            trainer would refuse.
     """
     stages: list[Stage] = []
     for name, table in tomllib.loads(path.read_text()).items():
@@ -67,7 +69,7 @@ def load_recipe(path: Path) -> list[Stage]:
                              "--runs and `from`")
         stage = Stage(name, start, version, settings)
         try:
-            parse_overrides(train.TrainConfig, train_args(stage, Path("DATA"), Path("RUNS")))
+            train.check_config(parse_overrides(train.TrainConfig, train_args(stage, Path("DATA"), Path("RUNS"))))
         except ValueError as exc:
             raise ValueError(f"{path}: stage {name!r}: {exc}") from exc
         stages.append(stage)

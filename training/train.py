@@ -140,18 +140,15 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def main(argv: list[str] | None = None) -> None:
-    cfg = parse_overrides(TrainConfig, sys.argv[1:] if argv is None else argv)
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse settings that parse but cannot train (the recipe runner checks each stage with it).
+
+    Raises:
+        ValueError: naming the setting and the value.
+    """
     if cfg.amp not in ("none", "bf16", "auto"):
         raise ValueError(f"`amp` must be 'none', 'bf16' or 'auto', got {cfg.amp!r}")
-    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if ddp:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
-    if device.type == "cuda":  # object broadcasts (`_interval_weights`) go through the current device
-        torch.cuda.set_device(device)
-    if cfg.pitch_interval_weights:  # a mistyped list or kind fails here, not after the data have loaded
+    if cfg.pitch_interval_weights:
         interval_probabilities(cfg.pitch_interval_weights)
     degenerate_kinds(cfg.degenerate_kinds)
     if cfg.offset_pairs < 0 or (cfg.offset_rank_weight and not cfg.offset_pairs):
@@ -159,6 +156,18 @@ def main(argv: list[str] | None = None) -> None:
                          f"offset_pairs={cfg.offset_pairs}, offset_rank_weight={cfg.offset_rank_weight}")
     if cfg.harmony_nce_weight < 0:
         raise ValueError(f"`harmony_nce_weight` must be >= 0, got {cfg.harmony_nce_weight}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_overrides(TrainConfig, sys.argv[1:] if argv is None else argv)
+    check_config(cfg)  # a mistyped setting fails here, not after the data have loaded
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if ddp:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":  # object broadcasts (`_interval_weights`) go through the current device
+        torch.cuda.set_device(device)
     if cfg.amp == "auto":
         cfg.amp = "bf16" if has_native_bf16(device) else "none"
     master = rank == 0

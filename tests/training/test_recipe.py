@@ -108,6 +108,12 @@ def test_a_longer_stage_resumes_from_its_checkpoint(trained: Path, rendered_root
     ({"first": {"from": "second"}, "second": {}}, "'second', which is not an earlier stage"),
     ({"first": {"out_dir": "elsewhere"}}, r"sets \['out_dir'\]"),
     ({"first": {"version": "v2"}}, "MAJOR.MINOR.PATCH"),
+    ({"first": {"amp": "fp8"}}, r"stage 'first': `amp` must be"),
+    ({"first": {}, "second": {"from": "first", "degenerate_kinds": "silence,hum"}},
+     r"stage 'second': unknown degenerate kinds \['hum'\]"),
+    ({"first": {}, "second": {"from": "first", "pitch_interval_weights": [1.0, 2.0]}},
+     r"stage 'second': `weights` must be 11 non-negative numbers"),
+    ({"first": {"offset_rank_weight": 1.0}}, r"stage 'first': `offset_rank_weight` ranks moved targets"),
 ])
 def test_recipe_mistakes_stop_before_any_training(stages: dict, match: str, tmp_path: Path) -> None:
     path = write_recipe(tmp_path / "recipe.toml", stages)
