@@ -148,6 +148,31 @@ class Batch:
     windows: list[tuple[Song, int, np.ndarray]] = field(default_factory=list)
 
 
+def check_source_weights(weights: dict[str, float]) -> None:
+    """ValueError unless `weights` maps source names to non-negative numbers with a positive sum."""
+    if (not isinstance(weights, dict) or not all(isinstance(w, (int, float)) and w >= 0 for w in weights.values())
+            or sum(weights.values()) <= 0):
+        raise ValueError(f"`source_weights` must map sources to non-negative numbers with a positive sum, "
+                         f"e.g. {{\"procedural\": 1, \"corpus\": 2}}, got {weights!r}")
+
+
+def song_probabilities(songs: list[Song], weights: dict[str, float]) -> np.ndarray:
+    """`[len(songs)]` draw probabilities: source s gets weights[s] / sum(weights) of the draws,
+    shared alike by its songs. ValueError if `weights` is malformed, names a source with no song
+    or leaves a source of `songs` out."""
+    check_source_weights(weights)
+    sources = np.array([song.source for song in songs])
+    present = set(sources.tolist())
+    if missing := sorted(present - set(weights)):
+        raise ValueError(f"`source_weights` {weights} has no weight for the sources {missing} of the songs")
+    if absent := sorted(set(weights) - present):
+        raise ValueError(f"`source_weights` names sources with no song: {absent} (the songs' sources: "
+                         f"{sorted(present)})")
+    counts = {name: int((sources == name).sum()) for name in present}
+    p = np.array([weights[name] / counts[name] for name in sources.tolist()])
+    return p / p.sum()
+
+
 class PairSampler:
     """Draws batches of (context, target) windows from `songs`.
 
@@ -157,14 +182,23 @@ class PairSampler:
         hard_fraction: share of each batch made of same-song groups.
         group_size: windows per same-song group.
         augment: augmentation, or None for clean sums (validation).
+        source_weights: each source's share of the draws, in proportion (e.g. {"procedural": 1,
+            "corpus": 2}), its songs alike within it; None or {}: every song alike.
     """
 
     def __init__(self, songs: list[Song], window: int, hard_fraction: float = 0.25,
-                 group_size: int = 4, augment: Augment | None = Augment()) -> None:
+                 group_size: int = 4, augment: Augment | None = Augment(),
+                 source_weights: dict[str, float] | None = None) -> None:
         self.songs = [s for s in songs if s.num_samples >= window and len(s.stem_names) >= 2]
         if not self.songs:
             raise ValueError("No song is long enough and has at least two stems")
         self.window, self.hard_fraction, self.group_size, self.augment = window, hard_fraction, group_size, augment
+        self.song_p = song_probabilities(self.songs, source_weights) if source_weights else None
+
+    def _song(self, rng: np.random.Generator) -> Song:
+        if self.song_p is None:
+            return self.songs[int(rng.integers(len(self.songs)))]
+        return self.songs[int(rng.choice(len(self.songs), p=self.song_p))]
 
     def _window(self, rng: np.random.Generator, song: Song, near: int | None = None) -> tuple[int, np.ndarray]:
         last = song.num_samples - self.window
@@ -186,7 +220,7 @@ class PairSampler:
         """`size` pairs from one song with one stem split (size 1: an ordinary pair): the song,
         the target's stem indices, the pairs and their window starts (samples)."""
         for _ in range(100):
-            song = self.songs[int(rng.integers(len(self.songs)))]
+            song = self._song(rng)
             start, stems = self._window(rng, song)
             active = active_stems(stems)
             if len(active) < 2:

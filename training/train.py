@@ -69,7 +69,7 @@ from .negatives import (DEGENERATE_KINDS, MAX_SEMITONES, TransposedCQT, degenera
                         rms, semitone_bins, stretch_spec)
 from .rerender import has_notes
 from .rerendered_negatives import RerenderedNegatives
-from .sampler import Augment, Batch, PairSampler
+from .sampler import Augment, Batch, PairSampler, check_source_weights, song_probabilities
 from .sources import load_songs
 from .validation import (ValidationSet, interval_metric_names, interval_weights_from, is_interval_metric,
                          selection_value)
@@ -116,6 +116,7 @@ class TrainConfig:
     offset_pairs: int = 0  # targets per step that also appear moved by 50-600 ms, negatives (negatives.offset_clips)
     offset_rank_weight: float = 0.0  # weight of softplus(s(context, other song's target) - s(context, moved target))
     harmony_nce_weight: float = 0.0  # weight of an InfoNCE on the harmony block's scores alone (`harmony_columns`)
+    source_weights: dict = field(default_factory=dict)  # each source's share of the drawn songs ({}: every song alike)
     hard_fraction: float = 0.25  # share of each batch in same-song groups
     group_size: int = 4
     eval_every: int = 150
@@ -151,6 +152,8 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.pitch_interval_weights:
         interval_probabilities(cfg.pitch_interval_weights)
     degenerate_kinds(cfg.degenerate_kinds)
+    if cfg.source_weights:
+        check_source_weights(cfg.source_weights)
     if cfg.offset_pairs < 0 or (cfg.offset_rank_weight and not cfg.offset_pairs):
         raise ValueError(f"`offset_rank_weight` ranks moved targets: it needs `offset_pairs` >= 1, got "
                          f"offset_pairs={cfg.offset_pairs}, offset_rank_weight={cfg.offset_rank_weight}")
@@ -212,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{count_parameters(raw_model):,} parameters; start at step {step}; {world} process(es)")
 
     window = raw_model.config.window_samples
+    if cfg.source_weights:  # a source it names wrong or leaves out fails here, before the validation set
+        song_probabilities(load_songs(cfg.sources, cfg.data, "train"), cfg.source_weights)
     validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups,
                                      cfg.real_pitch_pairs) if master else None
     names = validation.metric_names(raw_model.config) if master else set()
@@ -236,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     while step < cfg.max_steps:
         if sampler is None or step % cfg.rescan_every == 0:
             sampler = PairSampler(load_songs(cfg.sources, cfg.data, "train"), window,
-                                  cfg.hard_fraction, cfg.group_size, augment)
+                                  cfg.hard_fraction, cfg.group_size, augment, cfg.source_weights)
             if rerendered is not None and not any(has_notes(song) for song in sampler.songs):
                 raise ValueError(f"--rerender_pairs needs songs with notes.json in {cfg.data}/train; "
                                  "re-render them with training.render")

@@ -7,7 +7,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from training.sampler import Augment, PairSampler, active_stems, mix, random_eq, split_stems
+from training.sampler import Augment, PairSampler, active_stems, mix, random_eq, song_probabilities, split_stems
 from training.sources.base import Song, pad_to
 
 WINDOW = 1600
@@ -135,3 +135,35 @@ def test_random_eq_changes_the_spectrum_within_its_range_and_keeps_onsets() -> N
     assert gain_db.max() <= 9.0 + 1e-6 and gain_db.min() >= -9.0 - 1e-6 and np.ptp(gain_db) > 3.0
     np.testing.assert_allclose(random_eq(np.random.default_rng(0), x, 9.0), y)  # a function of the rng
     np.testing.assert_allclose(random_eq(rng, x, 0.0), x, atol=1e-12)  # 0 dB: unchanged
+
+
+def sourced(name: str, source: str, seed: int) -> ArraySong:
+    song = tone_song(name, seed)
+    song.source = source
+    return song
+
+
+def test_source_weights_set_each_sources_share_of_the_drawn_songs() -> None:
+    songs = [sourced(f"a{i}", "a", i) for i in range(3)] + [sourced("b0", "b", 9)]
+    draws = lambda weights: PairSampler(songs, WINDOW, hard_fraction=0.0, augment=None,
+                                        source_weights=weights).batch(np.random.default_rng(4), 2000).song
+    alike = draws(None)
+    assert (alike == draws({})).all()  # {} draws as before: every song alike
+    assert abs((alike == "b0").mean() - 0.25) < 0.03
+    halves = draws({"a": 1, "b": 1})
+    assert abs((halves == "b0").mean() - 0.5) < 0.03
+    assert all(abs((halves == f"a{i}").mean() - 1 / 6) < 0.03 for i in range(3))  # alike within a source
+    assert not (draws({"a": 1, "b": 0}) == "b0").any()
+
+
+@pytest.mark.parametrize(("weights", "match"), [
+    ({"a": 1}, r"no weight for the sources \['b'\]"),
+    ({"a": 1, "b": 1, "c": 1}, r"sources with no song: \['c'\]"),
+    ({"a": 1, "b": -1}, "non-negative numbers with a positive sum"),
+    ({"a": 0, "b": 0}, "non-negative numbers with a positive sum"),
+    ({"a": "1", "b": 1}, "non-negative numbers with a positive sum"),
+])
+def test_source_weights_that_do_not_fit_the_songs_are_value_errors(weights: dict, match: str) -> None:
+    songs = [sourced("a0", "a", 0), sourced("b0", "b", 1)]
+    with pytest.raises(ValueError, match=match):
+        song_probabilities(songs, weights)

@@ -454,6 +454,15 @@ def test_mistyped_degenerate_kinds_stop_the_trainer_before_the_data(tmp_path: Pa
     assert not (tmp_path / "run").exists()
 
 
+def test_source_weights_fit_the_training_songs_before_the_validation(rendered_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"no weight for the sources \['procedural'\]"):
+        train.main(train_args(rendered_root, tmp_path / "run", 1, source_weights={"procdural": 1}))
+    assert not (tmp_path / "run" / "val.csv").exists()
+    with pytest.raises(ValueError, match="non-negative numbers"):
+        train.main(train_args(tmp_path / "no_cache", tmp_path / "run2", 1, source_weights={"procedural": -1}))
+    assert not (tmp_path / "run2").exists()
+
+
 def test_pair_shift_p_adds_pair_bins_and_zero_keeps_the_draws() -> None:
     config = PhaLarConfig(**TINY_MODEL)
     batch = types.SimpleNamespace(target=np.zeros((6, 16000), np.float32), pitched=np.ones(6, bool))
