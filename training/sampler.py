@@ -8,6 +8,7 @@ tempo, key and instruments, different time): hard negatives that only alignment 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,10 +150,12 @@ class Batch:
 
 
 def check_source_weights(weights: dict[str, float]) -> None:
-    """ValueError unless `weights` maps source names to non-negative numbers with a positive sum."""
-    if (not isinstance(weights, dict) or not all(isinstance(w, (int, float)) and w >= 0 for w in weights.values())
+    """ValueError unless `weights` maps source names to finite non-negative numbers with a positive sum."""
+    if (not isinstance(weights, dict)
+            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w < math.inf
+                       for w in weights.values())
             or sum(weights.values()) <= 0):
-        raise ValueError(f"`source_weights` must map sources to non-negative numbers with a positive sum, "
+        raise ValueError(f"`source_weights` must map sources to finite non-negative numbers with a positive sum, "
                          f"e.g. {{\"procedural\": 1, \"corpus\": 2}}, got {weights!r}")
 
 
@@ -164,7 +167,7 @@ def song_probabilities(songs: list[Song], weights: dict[str, float]) -> np.ndarr
     sources = np.array([song.source for song in songs])
     present = set(sources.tolist())
     if missing := sorted(present - set(weights)):
-        raise ValueError(f"`source_weights` {weights} has no weight for the sources {missing} of the songs")
+        raise ValueError(f"`source_weights` {weights!r} has no weight for the sources {missing} of the songs")
     if absent := sorted(set(weights) - present):
         raise ValueError(f"`source_weights` names sources with no song: {absent} (the songs' sources: "
                          f"{sorted(present)})")
@@ -182,8 +185,10 @@ class PairSampler:
         hard_fraction: share of each batch made of same-song groups.
         group_size: windows per same-song group.
         augment: augmentation, or None for clean sums (validation).
-        source_weights: each source's share of the draws, in proportion (e.g. {"procedural": 1,
-            "corpus": 2}), its songs alike within it; None or {}: every song alike.
+        source_weights: each source's share of the song draws, in proportion (e.g. {"procedural": 1,
+            "corpus": 2}), its songs alike within it; None or {}: every song alike. A window with
+            fewer than two sounding stems is drawn again from a new song, so sparse songs' sources
+            end up a little below their share.
     """
 
     def __init__(self, songs: list[Song], window: int, hard_fraction: float = 0.25,

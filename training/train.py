@@ -21,7 +21,9 @@ the targets of other songs: it keeps its song's harmony and tempo, so the score 
 between its true target and unrelated stems (examples/: aligned > shifted > unrelated; run
 off1 in docs/training.md measured what it costs). With `harmony_nce_weight`, an InfoNCE on the
 harmony block's scores alone (`harmony_columns`): a pitched stem's harmony against other songs'
-stems and transpositions, whatever the timing term already separates.
+stems and transpositions, whatever the timing term already separates. With `source_weights`,
+each source of the training songs gets that share of the song draws (training/sampler.py);
+without, every song is drawn alike.
 
 A run directory holds `ckpt.pt` (written atomically, resumed exactly: model, optimiser,
 scheduler, step; the data and dropout randomness of step k is a function of (seed, rank, k)),
@@ -69,7 +71,7 @@ from .negatives import (DEGENERATE_KINDS, MAX_SEMITONES, TransposedCQT, degenera
                         rms, semitone_bins, stretch_spec)
 from .rerender import has_notes
 from .rerendered_negatives import RerenderedNegatives
-from .sampler import Augment, Batch, PairSampler, check_source_weights, song_probabilities
+from .sampler import Augment, Batch, PairSampler, check_source_weights
 from .sources import load_songs
 from .validation import (ValidationSet, interval_metric_names, interval_weights_from, is_interval_metric,
                          selection_value)
@@ -145,12 +147,15 @@ def check_config(cfg: TrainConfig) -> None:
     """Refuse settings that parse but cannot train (the recipe runner checks each stage with it).
 
     Raises:
-        ValueError: naming the setting and the value.
+        ValueError: naming the setting and its value.
     """
     if cfg.amp not in ("none", "bf16", "auto"):
         raise ValueError(f"`amp` must be 'none', 'bf16' or 'auto', got {cfg.amp!r}")
     if cfg.pitch_interval_weights:
-        interval_probabilities(cfg.pitch_interval_weights)
+        try:
+            interval_probabilities(cfg.pitch_interval_weights)
+        except ValueError as exc:
+            raise ValueError(f"`pitch_interval_weights`: {exc}") from exc
     degenerate_kinds(cfg.degenerate_kinds)
     if cfg.source_weights:
         check_source_weights(cfg.source_weights)
@@ -215,8 +220,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{count_parameters(raw_model):,} parameters; start at step {step}; {world} process(es)")
 
     window = raw_model.config.window_samples
-    if cfg.source_weights:  # a source it names wrong or leaves out fails here, before the validation set
-        song_probabilities(load_songs(cfg.sources, cfg.data, "train"), cfg.source_weights)
+    augment = Augment(eq_p=cfg.eq_p, reverb_p=cfg.reverb_p, lowpass_p=cfg.lowpass_p,
+                      saturate_p=cfg.saturate_p, humanise_p=cfg.humanise_p)
+    rerendered = RerenderedNegatives(augment) if cfg.rerender_pairs else None  # one synthesiser for the run
+    # songs that source_weights or rerender_pairs do not fit fail here, before the validation
+    sampler, sampler_step = train_sampler(cfg, window, augment, rerendered is not None), step
     validation = ValidationSet.build(cfg.data, window, cfg.eval_pairs, cfg.eval_groups,
                                      cfg.real_pitch_pairs) if master else None
     names = validation.metric_names(raw_model.config) if master else set()
@@ -233,18 +241,11 @@ def main(argv: list[str] | None = None) -> None:
     if master and ckpt is None and cfg.init_from != "scratch":  # the start is the bar `best/` has to beat
         best = _validate(raw_model, validation, step, best, history, cfg)
     interval_weights = _interval_weights(history, cfg, ddp, master)
-    sampler, t_last, clips = None, time.time(), 0
+    t_last, clips = time.time(), 0
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not master, desc="train")
-    augment = Augment(eq_p=cfg.eq_p, reverb_p=cfg.reverb_p, lowpass_p=cfg.lowpass_p,
-                      saturate_p=cfg.saturate_p, humanise_p=cfg.humanise_p)
-    rerendered = RerenderedNegatives(augment) if cfg.rerender_pairs else None  # one synthesiser for the run
     while step < cfg.max_steps:
-        if sampler is None or step % cfg.rescan_every == 0:
-            sampler = PairSampler(load_songs(cfg.sources, cfg.data, "train"), window,
-                                  cfg.hard_fraction, cfg.group_size, augment, cfg.source_weights)
-            if rerendered is not None and not any(has_notes(song) for song in sampler.songs):
-                raise ValueError(f"--rerender_pairs needs songs with notes.json in {cfg.data}/train; "
-                                 "re-render them with training.render")
+        if step % cfg.rescan_every == 0 and step != sampler_step:
+            sampler, sampler_step = train_sampler(cfg, window, augment, rerendered is not None), step
         # ---- one step: data and dropout randomness depend only on (seed, rank, step)
         rng = np.random.default_rng([cfg.seed, rank, step])
         torch.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)
@@ -307,6 +308,25 @@ def _validate(model: PhaLar, validation: ValidationSet, step: int, best: float, 
         best = selection_value(metrics, cfg.select_on)
         save_pretrained(model, Path(cfg.out_dir) / "best", model_card=json.dumps(history[-1]))
     return best
+
+
+def train_sampler(cfg: TrainConfig, window: int, augment: Augment, needs_notes: bool) -> PairSampler:
+    """The sampler of the training songs in `cfg.data` as they stand (a render may still be
+    growing the cache), `window` samples a pair.
+
+    Raises:
+        ValueError: `cfg.source_weights` does not fit the songs, or `needs_notes` (re-rendered
+            negatives) and no song has its notes.
+    """
+    try:
+        sampler = PairSampler(load_songs(cfg.sources, cfg.data, "train"), window,
+                              cfg.hard_fraction, cfg.group_size, augment, cfg.source_weights)
+    except ValueError as exc:
+        raise ValueError(f"the training songs in {cfg.data}/train: {exc}") from exc
+    if needs_notes and not any(has_notes(song) for song in sampler.songs):
+        raise ValueError(f"--rerender_pairs needs songs with notes.json in {cfg.data}/train; "
+                         "re-render them with training.render")
+    return sampler
 
 
 def _interval_weights(history: list[dict], cfg: TrainConfig, ddp: bool, master: bool) -> list[float]:

@@ -112,7 +112,9 @@ def test_a_longer_stage_resumes_from_its_checkpoint(trained: Path, rendered_root
     ({"first": {}, "second": {"from": "first", "degenerate_kinds": "silence,hum"}},
      r"stage 'second': unknown degenerate kinds \['hum'\]"),
     ({"first": {}, "second": {"from": "first", "pitch_interval_weights": [1.0, 2.0]}},
-     r"stage 'second': `weights` must be 11 non-negative numbers"),
+     r"stage 'second': `pitch_interval_weights`: `weights` must be 11 non-negative numbers"),
+    ({"first": {"source_weights": {"procedural": 1, "corpus": -1}}},
+     r"stage 'first': `source_weights` must map sources .* got \{'procedural': 1, 'corpus': -1\}"),
     ({"first": {"offset_rank_weight": 1.0}}, r"stage 'first': `offset_rank_weight` ranks moved targets"),
 ])
 def test_recipe_mistakes_stop_before_any_training(stages: dict, match: str, tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def test_source_weights_set_each_sources_share_of_the_drawn_songs() -> None:
     draws = lambda weights: PairSampler(songs, WINDOW, hard_fraction=0.0, augment=None,
                                         source_weights=weights).batch(np.random.default_rng(4), 2000).song
     alike = draws(None)
-    assert (alike == draws({})).all()  # {} draws as before: every song alike
+    assert (alike == draws({})).all()  # {} draws as None does: every song alike
     assert abs((alike == "b0").mean() - 0.25) < 0.03
     halves = draws({"a": 1, "b": 1})
     assert abs((halves == "b0").mean() - 0.5) < 0.03
@@ -162,8 +162,17 @@ def test_source_weights_set_each_sources_share_of_the_drawn_songs() -> None:
     ({"a": 1, "b": -1}, "non-negative numbers with a positive sum"),
     ({"a": 0, "b": 0}, "non-negative numbers with a positive sum"),
     ({"a": "1", "b": 1}, "non-negative numbers with a positive sum"),
+    ({"a": True, "b": 1}, "non-negative numbers with a positive sum"),
+    ({"a": float("inf"), "b": 1}, "finite non-negative numbers"),
 ])
 def test_source_weights_that_do_not_fit_the_songs_are_value_errors(weights: dict, match: str) -> None:
     songs = [sourced("a0", "a", 0), sourced("b0", "b", 1)]
     with pytest.raises(ValueError, match=match):
         song_probabilities(songs, weights)
+
+
+def test_without_source_weights_the_songs_are_drawn_as_before_the_option() -> None:
+    songs = [tone_song(f"s{i}", i) for i in range(5)]
+    batch = PairSampler(songs, WINDOW, hard_fraction=0.5, group_size=2).batch(np.random.default_rng(11), 12)
+    # the draws of the sampler of commit 0f036e4 (before source_weights) for this seed
+    assert list(batch.song) == ["s0", "s0", "s3", "s3", "s0", "s0", "s0", "s4", "s0", "s1", "s3", "s2"]
